@@ -1,0 +1,204 @@
+"""Data models: the bank (questions, rubrics), judge verdicts and grades.
+
+Rubric models forbid unknown keys, so a typo in a rubric is an error rather than a silently ignored field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+_N = TypeVar("_N", int, float)
+
+
+class StrictModel(BaseModel):
+    """Base for hand-written bank files: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Question(StrictModel):
+    """One question of the bank, as listed in questions.yaml."""
+
+    id: str = Field(pattern=r"^q\d{2,}$")
+    section: str
+    subsection: str | None = None
+    question: str = Field(min_length=1)
+
+
+class Criterion(StrictModel):
+    """One scored aspect of an answer."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """Stable identifier, also the property name in the judge's JSON schema."""
+    description: str = Field(min_length=1)
+    """What this criterion checks, in one sentence; the judge sees it."""
+    weight: float = Field(gt=0)
+    """Relative weight; points are max_score * weight / sum of weights."""
+    levels: list[str] = Field(min_length=2)
+    """Level descriptions from lowest (level 0) to highest."""
+    key_points: list[str] = Field(min_length=1)
+    """What a full answer says for this criterion; the offline judge matches these."""
+
+    @field_validator("levels", "key_points")
+    @classmethod
+    def _no_blank_items(cls, items: list[str]) -> list[str]:
+        if any(not item.strip() for item in items):
+            raise ValueError("items must not be blank")
+        return items
+
+
+class Exemplar(StrictModel):
+    """A sample answer with the score a careful human grader gives it."""
+
+    answer: str = Field(min_length=1)
+    expected_score: float = Field(ge=0)
+    levels: dict[str, int] | None = None
+    """Expected level per criterion id; when given, expected_score must follow from it."""
+    note: str | None = None
+    """Why it earns that score (for authors; never shown to candidates)."""
+
+
+class Rubric(StrictModel):
+    """How to grade one question."""
+
+    question_id: str = Field(pattern=r"^q\d{2,}$")
+    max_score: float = Field(gt=0)
+    criteria: list[Criterion] = Field(min_length=1)
+    reference_answer: str = Field(min_length=1)
+    exemplars: list[Exemplar] = Field(default_factory=list)
+    misconceptions: list[str] = Field(default_factory=list)
+    """Wrong claims candidates commonly make; stating one is penalised."""
+    red_flags: list[str] = Field(default_factory=list)
+    """Statements that show a fundamental misunderstanding."""
+    tags: list[str] = Field(default_factory=list)
+    reviewed: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    """When time-sensitive content was last checked (YYYY-MM or YYYY-MM-DD)."""
+    sources: list[str] = Field(default_factory=list)
+    """Where time-sensitive facts were checked."""
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        """Return the criterion with this id (KeyError if absent)."""
+        for criterion in self.criteria:
+            if criterion.id == criterion_id:
+                return criterion
+        raise KeyError(criterion_id)
+
+
+class CriterionVerdict(BaseModel):
+    """A judge's decision on one criterion: the level, with its reasons."""
+
+    evidence: list[str] = Field(default_factory=list, description="Short quotes copied verbatim from the answer.")
+    rationale: str = Field(default="", description="Why this level, in one or two sentences.")
+    level: int
+    spread: float | None = None
+    """With several samples: max - min level across them."""
+    level_probs: list[float] | None = None
+    """With logprob weighting: the probability of each level."""
+
+
+class Feedback(BaseModel):
+    """Feedback on the answer as a whole."""
+
+    strengths: list[str] = Field(default_factory=list, description="What the answer gets right, specifically.")
+    gaps: list[str] = Field(default_factory=list, description="Important points the answer misses.")
+    misconceptions: list[str] = Field(
+        default_factory=list, description="Claims in the answer that are wrong, each with the correction."
+    )
+    next_step: str = Field(default="", description="The one thing the candidate should study next.")
+    follow_up_questions: list[str] = Field(
+        default_factory=list, description="Questions an interviewer could ask next to probe the gaps."
+    )
+
+
+class Verdict(BaseModel):
+    """What any judge returns: a level for every criterion, plus feedback."""
+
+    criteria: dict[str, CriterionVerdict]
+    feedback: Feedback = Field(default_factory=Feedback)
+
+
+class Usage(BaseModel):
+    """Tokens and cost of the model calls behind one grade; None where unknown."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=_add_known(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens=_add_known(self.completion_tokens, other.completion_tokens),
+            cost_usd=_add_known(self.cost_usd, other.cost_usd),
+        )
+
+
+def _add_known(a: _N | None, b: _N | None) -> _N | None:
+    """Sum two counts where None means unknown: unknown only when both are."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+class CriterionResult(BaseModel):
+    """One criterion of a grade, scored by the fixed formula."""
+
+    id: str
+    level: int | None
+    levels: int
+    """How many levels the criterion has (level is 0 … levels-1)."""
+    score: float | None
+    max_score: float
+    rationale: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    spread: float | None = None
+    level_probs: list[float] | None = None
+
+
+class Provenance(BaseModel):
+    """What produced a grade, so it can be audited later."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rubric_sha256: str | None = None
+    prompt_sha256: str | None = None
+    grader_version: str
+    bank: str | None = None
+    judge: str
+    model: str | None = None
+    base_url: str | None = None
+    system_fingerprint: str | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    samples: int = 1
+    level_mode: str = "argmax"
+    graded_at: str
+    cached: bool = False
+
+
+class Grade(BaseModel):
+    """The result of grading one answer: the public JSON object of interface.md."""
+
+    question_id: str
+    status: Literal["graded", "ungraded"]
+    score: float | None
+    max_score: float
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    feedback: Feedback = Field(default_factory=Feedback)
+    flags: list[str] = Field(default_factory=list)
+    error: str | None = None
+    backend: str
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    provenance: Provenance
+    attempts: int = 1
+    answer_tokens: int | None = None
+
+    @property
+    def pct(self) -> float | None:
+        """Score as a fraction of the maximum, or None when ungraded."""
+        return None if self.score is None else self.score / self.max_score
