@@ -202,3 +202,10 @@ class Grade(BaseModel):
     def pct(self) -> float | None:
         """Score as a fraction of the maximum, or None when ungraded."""
         return None if self.score is None else self.score / self.max_score
+
+
+class Message(BaseModel):
+    """One chat message sent to a model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str

@@ -1,0 +1,227 @@
+"""The command line: arguments -> Settings -> service -> rendered output. The only module that prints or exits.
+
+Heavy modules (pydantic models, jinja2, openai) are imported inside the commands so `grader --help` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from grader import __version__
+from grader.config import DEFAULT_MAX_ANSWER_TOKENS
+from grader.cli_options import (
+    Audience,
+    LongAnswer,
+    AudienceOpt,
+    BackendChoice,
+    BackendOpt,
+    BankOpt,
+    BaseUrlOpt,
+    LogprobsOpt,
+    LongAnswerOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OutputFormat,
+    RedactOpt,
+    SamplesOpt,
+    SeedOpt,
+    ShuffleOpt,
+    StrictOpt,
+    TemperatureOpt,
+    TimeoutOpt,
+    build_settings,
+)
+
+MAX_ANSWER_BYTES = 1_000_000
+
+
+class _GuardedGroup(TyperGroup):
+    """Turns GraderError into one line on stderr and exit 1: user errors are never tracebacks."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from grader.errors import GraderError
+
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            message = " ".join(str(exc).split("\n")[:1])
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(code=130) from None
+
+
+app = typer.Typer(
+    cls=_GuardedGroup,
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=True,
+    help="Grade technical-interview answers on Generative AI against rubrics, with an LLM or offline.",
+)
+cache_app = typer.Typer(cls=_GuardedGroup, no_args_is_help=True, help="The grade cache.")
+app.add_typer(cache_app, name="cache")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Grade technical-interview answers on Generative AI against rubrics, with an LLM or offline."""
+
+
+def read_answer(answer: str | None, answer_file: Path | None) -> str:
+    """The answer from --answer, --answer-file or standard input (never waiting on a terminal)."""
+    from grader.errors import InputError
+
+    if answer is not None and answer_file is not None:
+        raise InputError("give the answer once: --answer or --answer-file, not both")
+    if answer is not None:
+        return answer
+    if answer_file is not None:
+        return read_text_file(answer_file, "answer file")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("no answer: pass --answer TEXT, --answer-file PATH, or pipe the answer on standard input")
+    return sys.stdin.read(MAX_ANSWER_BYTES + 1)[:MAX_ANSWER_BYTES]
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A UTF-8 text file, with one-line errors for missing, binary or oversized files."""
+    from grader.errors import InputError
+
+    try:
+        if path.is_dir():
+            raise InputError(f"{what} {path}: is a folder, not a file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ANSWER_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_ANSWER_BYTES:
+        raise InputError(f"{what} {path}: larger than {MAX_ANSWER_BYTES // 1000} kB; is it the right file?")
+    if b"\0" in data:
+        raise InputError(f"{what} {path}: binary file, expected text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
+
+
+@app.command()
+def grade(
+    question_id: Annotated[str, typer.Argument(help="Question id, e.g. q05 (see `grader questions`).")],
+    answer: Annotated[str | None, typer.Option("--answer", help="The answer text.", show_default=False)] = None,
+    answer_file: Annotated[Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.text,
+    bank: BankOpt = None,
+    backend: BackendOpt = BackendChoice.auto,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    samples: SamplesOpt = 1,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = 0,
+    no_cache: NoCacheOpt = False,
+    redact: RedactOpt = False,
+    audience: AudienceOpt = Audience.interviewer,
+    max_answer_tokens: MaxTokensOpt = DEFAULT_MAX_ANSWER_TOKENS,
+    on_long_answer: LongAnswerOpt = LongAnswer.truncate,
+    logprobs: LogprobsOpt = False,
+    shuffle_criteria: ShuffleOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Grade one answer to one question."""
+    from grader.render import grade_markdown, grade_text
+    from grader.service import GradingService
+
+    text = read_answer(answer, answer_file)
+    settings = build_settings(
+        bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, samples=samples,
+        temperature=temperature, seed=seed, no_cache=no_cache, redact=redact, audience=audience,
+        max_answer_tokens=max_answer_tokens, on_long_answer=on_long_answer, logprobs=logprobs,
+        shuffle_criteria=shuffle_criteria,
+    )  # fmt: skip
+    service = GradingService(settings)
+    question = service.question(question_id)
+    service.rubric(question_id)
+    result = service.grade_answer(question_id, text)
+    if output_format is OutputFormat.json:
+        typer.echo(result.model_dump_json(indent=2))
+    elif output_format is OutputFormat.markdown:
+        typer.echo(grade_markdown(result, question), nl=False)
+    else:
+        typer.echo(grade_text(result, question), nl=False)
+    if result.status == "ungraded":
+        typer.echo(f"grader: ungraded: {result.error}", err=True)
+        unreachable = (result.error or "").startswith(("llm_unavailable", "timeout"))
+        if unreachable or strict:
+            raise typer.Exit(code=1)
+
+
+@app.command()
+def questions(
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    bank: BankOpt = None,
+) -> None:
+    """List the questions of the bank."""
+    import json
+
+    from grader.bank import Bank
+    from grader.config import settings_from_env
+    from grader.questions import load_questions
+
+    items = load_questions(Bank.open(bank or settings_from_env().bank))
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps([q.model_dump() for q in items], indent=2, ensure_ascii=False))
+        return
+    section = None
+    for q in items:
+        heading = q.section + (f" / {q.subsection}" if q.subsection else "")
+        if heading != section:
+            typer.echo(("\n" if section else "") + heading)
+            section = heading
+        typer.echo(f"  {q.id}  {q.question}")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Empty the grade cache."""
+    from grader.cache import GradeCache
+    from grader.config import settings_from_env
+
+    path = settings_from_env().cache_path
+    if path is None or not path.exists():
+        typer.echo("The cache is already empty.")
+        return
+    cache = GradeCache(path)
+    removed = cache.clear()
+    cache.close()
+    typer.echo(f"Removed {removed} cached grades from {path}.")
+
+
+def _register_subcommands() -> None:
+    from grader import cli_rubric
+
+    cli_rubric.register(app)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

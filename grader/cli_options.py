@@ -1,0 +1,122 @@
+"""Options shared by the grading commands, and the one place that turns them into Settings."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from grader.config import Settings
+
+DEFAULT_MODEL_HELP = "gpt-4.1-mini"  # kept equal to config.DEFAULT_MODEL by a test; importing config here would slow --help
+
+
+class BackendChoice(str, Enum):
+    """Who decides the levels."""
+
+    auto = "auto"
+    openai = "openai"
+    offline = "offline"
+
+
+class OutputFormat(str, Enum):
+    """How results are printed."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class Audience(str, Enum):
+    """Whom the feedback addresses."""
+
+    interviewer = "interviewer"
+    candidate = "candidate"
+
+
+class LongAnswer(str, Enum):
+    """What to do with an answer over the token budget."""
+
+    truncate = "truncate"
+    reject = "reject"
+
+
+BankOpt = Annotated[
+    Path | None, typer.Option("--bank", help="Question bank folder (else GRADER_BANK, else the shipped bank).", show_default=False)
+]
+BackendOpt = Annotated[
+    BackendChoice,
+    typer.Option(help="auto: openai when OPENAI_API_KEY or a base URL is set, else the offline grader."),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help=f"Model name, sent verbatim (env GRADER_MODEL; default {DEFAULT_MODEL_HELP}).", show_default=False),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL).", show_default=False),
+]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=0.1, help="Seconds per model request [default: 60].", show_default=False)]
+SamplesOpt = Annotated[int, typer.Option("--samples", min=1, max=20, help="Independent judgements, combined per criterion.")]
+TemperatureOpt = Annotated[
+    float | None, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature [default: 0, or 0.7 with --samples > 1].", show_default=False)
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed sent to the model (sample i uses seed + i).")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the grade cache.")]
+RedactOpt = Annotated[bool, typer.Option("--redact", help="Replace e-mails, phone numbers and known names before grading.")]
+AudienceOpt = Annotated[Audience, typer.Option(help="candidate: feedback addressed to the candidate, no internal notes.")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-answer-tokens", min=50, help="Token budget for one answer.")]
+LongAnswerOpt = Annotated[LongAnswer, typer.Option("--on-long-answer", help="Truncate (flag answer_truncated) or reject.")]
+LogprobsOpt = Annotated[bool, typer.Option("--logprobs", help="Weight levels by their token probabilities where the model returns logprobs.")]
+ShuffleOpt = Annotated[bool, typer.Option("--shuffle-criteria", help="Shuffle criteria order in the prompt (tests order effects).")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any answer ends ungraded.")]
+
+
+def build_settings(
+    *,
+    bank: Path | None = None,
+    backend: BackendChoice = BackendChoice.auto,
+    model: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
+    seed: int = 0,
+    no_cache: bool = False,
+    redact: bool = False,
+    audience: Audience = Audience.interviewer,
+    max_answer_tokens: int | None = None,
+    on_long_answer: LongAnswer = LongAnswer.truncate,
+    logprobs: bool = False,
+    shuffle_criteria: bool = False,
+) -> Settings:
+    """Environment first, then flags on top; announces the offline fallback on stderr."""
+    from grader.config import settings_from_env
+
+    settings = settings_from_env().with_overrides(
+        bank=bank,
+        backend=backend.value,
+        model=model,
+        base_url=base_url,
+        timeout=timeout,
+        samples=samples,
+        temperature=temperature,
+        seed=seed,
+        use_cache=not no_cache,
+        redact=redact,
+        audience=audience.value,
+        max_answer_tokens=max_answer_tokens,
+        on_long_answer=on_long_answer.value,
+        logprobs=logprobs,
+        shuffle_criteria=shuffle_criteria,
+    )
+    if settings.backend == "auto" and settings.resolved_backend == "offline":
+        typer.echo(
+            "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): "
+            "grading with the built-in offline grader.",
+            err=True,
+        )
+    return settings

@@ -1,0 +1,197 @@
+"""The real client: the official openai SDK, for OpenAI and any OpenAI-compatible server.
+
+This is the only module that imports openai. It sends the per-rubric schema as a strict structured output
+(`chat.completions.parse`), lets the SDK do its own retries (408, 409, 429 with Retry-After, 5xx), and
+translates every failure at this one boundary: bad output becomes a Choice with an error (the grader
+re-asks), an unreachable or failing server becomes LLMUnavailable, a rejected key becomes ConfigError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+import pydantic
+
+from grader.clients.base import Choice, Completion, RequestOptions, T
+from grader.errors import ConfigError, LLMTimeout, LLMUnavailable
+from grader.models import Message, Usage
+
+if TYPE_CHECKING:
+    from grader.config import Settings
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Parameters some models or servers refuse (reasoning models refuse temperature; some proxies refuse
+# seed or store): on a 400 naming one, it is dropped for the rest of the run and the request sent again.
+_OPTIONAL_PARAMS = ("temperature", "seed", "store", "logprobs", "top_logprobs", "n", "max_completion_tokens")
+
+
+def safe_url(url: str | None) -> str:
+    """A base URL fit for messages: no user info, no query (either may carry a key)."""
+    if not url:
+        return DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class OpenAIClient:
+    """LLMClient over openai.AsyncOpenAI; one instance is shared by all concurrent requests."""
+
+    name = "openai"
+
+    def __init__(self, sdk: openai.AsyncOpenAI, *, base_url: str | None, timeout: float) -> None:
+        """Wrap an AsyncOpenAI client (tests pass one built on a local server)."""
+        self._sdk = sdk
+        self.base_url = safe_url(base_url)
+        self.timeout = timeout
+        self._dropped: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIClient:
+        """Build the SDK client from settings: explicit timeout (the SDK default is 600 s) and retries."""
+        if not settings.api_key and not settings.base_url:
+            raise ConfigError("No API key: set OPENAI_API_KEY, or pass --base-url for a local server")
+        from grader.config import PLACEHOLDER_KEY
+
+        sdk = openai.AsyncOpenAI(
+            api_key=str(settings.api_key) if settings.api_key else PLACEHOLDER_KEY,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+        return cls(sdk, base_url=settings.base_url, timeout=settings.timeout)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._sdk.close()
+
+    async def acomplete(
+        self, messages: list[Message], schema: type[T], *, model: str, options: RequestOptions
+    ) -> Completion[T]:
+        """One structured-output request; see the module docstring for what each failure becomes."""
+        params = self._params(options)
+        for _ in range(len(_OPTIONAL_PARAMS) + 1):
+            try:
+                raw = await self._sdk.chat.completions.with_raw_response.parse(
+                    model=model,
+                    messages=[m.model_dump() for m in messages],  # type: ignore[misc]
+                    response_format=schema,
+                    **params,
+                )
+            except openai.BadRequestError as exc:
+                refused = _refused_param(exc, params)
+                if refused is None:
+                    raise self._unavailable(exc) from None
+                self._dropped.add(refused)
+                params = self._params(options)
+                continue
+            except openai.APIError as exc:
+                raise self._translate(exc) from None
+            return _completion(raw, schema)
+        raise LLMUnavailable(f"{self.base_url} refused every optional parameter")  # pragma: no cover
+
+    def _params(self, options: RequestOptions) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "temperature": options.temperature,
+            "seed": options.seed,
+            "store": options.store,
+            "max_completion_tokens": options.max_completion_tokens,
+        }
+        if options.n > 1:
+            params["n"] = options.n
+        if options.logprobs:
+            params["logprobs"] = True
+            params["top_logprobs"] = 5
+        return {k: v for k, v in params.items() if v is not None and k not in self._dropped}
+
+    def _translate(self, exc: openai.APIError) -> Exception:
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMTimeout(f"no reply from {self.base_url} within {self.timeout:g} s (--timeout)")
+        if isinstance(exc, openai.AuthenticationError):
+            return ConfigError(f"OPENAI_API_KEY rejected by {self.base_url} (401); set a valid key or --base-url")
+        if isinstance(exc, openai.NotFoundError):
+            return ConfigError(f"404 from {self.base_url}: {_message(exc)} (check --model and --base-url)")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnavailable(f"cannot connect to {self.base_url}: {exc.__cause__ or exc.message}")
+        return self._unavailable(exc)
+
+    def _unavailable(self, exc: openai.APIError) -> LLMUnavailable:
+        status = getattr(exc, "status_code", None)
+        return LLMUnavailable(f"{status or 'error'} from {self.base_url}: {_message(exc)}")
+
+
+def _message(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(exc.message)[:300]
+
+
+def _refused_param(exc: openai.BadRequestError, params: dict[str, Any]) -> str | None:
+    """The optional parameter a 400 complains about, if it names one we sent."""
+    text = _message(exc).lower()
+    if not re.search(r"unsupported|not supported|does not support|unrecognized|unknown|not allowed|invalid", text):
+        return None
+    for name in _OPTIONAL_PARAMS:
+        if name in params and re.search(rf"['\"`]?{name}['\"`]?", text):
+            return name
+    return None
+
+
+def _completion(raw: Any, schema: type[T]) -> Completion[T]:
+    """Turn the raw HTTP response into choices, validating each one on its own."""
+    try:
+        body = json.loads(raw.http_response.text)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
+        text = raw.http_response.text[:500]
+        return Completion(choices=[Choice(parsed=None, raw_text=text, error="the server's reply was not a chat completion")])
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    return Completion(
+        choices=[_choice(item, schema) for item in body["choices"]],
+        usage=Usage(prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens"))),
+        model=body.get("model") if isinstance(body.get("model"), str) else None,
+        system_fingerprint=body.get("system_fingerprint") if isinstance(body.get("system_fingerprint"), str) else None,
+    )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _choice(item: object, schema: type[T]) -> Choice[T]:
+    if not isinstance(item, dict) or not isinstance(item.get("message"), dict):
+        return Choice(parsed=None, raw_text=json.dumps(item)[:500], error="a choice without a message")
+    message = item["message"]
+    content = message.get("content") if isinstance(message.get("content"), str) else ""
+    logprobs = item.get("logprobs", {}) or {}
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    tokens = tokens if isinstance(tokens, list) else None
+    if message.get("refusal"):
+        return Choice(parsed=None, raw_text=content, error=f"refused: {message['refusal']}", refused=True)
+    finish = item.get("finish_reason")
+    if finish == "content_filter":
+        return Choice(parsed=None, raw_text=content, error="refused: the server's content filter stopped the reply", refused=True)
+    if finish == "length":
+        return Choice(parsed=None, raw_text=content, error="the reply was cut off at the token limit (finish_reason=length); be brief")
+    try:
+        parsed = schema.model_validate_json(content)
+    except pydantic.ValidationError as exc:
+        return Choice(parsed=None, raw_text=content, error=_validation_text(exc), logprobs=tokens)
+    return Choice(parsed=parsed, raw_text=content, logprobs=tokens)
+
+
+def _validation_text(exc: pydantic.ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False)[:20]:
+        loc = ".".join(str(p) for p in error["loc"]) or "(reply)"
+        lines.append(f"{loc}: {error['msg']}")
+    return "\n".join(lines)

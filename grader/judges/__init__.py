@@ -1,0 +1,1 @@
+"""Judges decide the level of each criterion; all of them return the same Verdict."""

@@ -1,0 +1,296 @@
+"""A local fake OpenAI-compatible server, for tests and benchmarks (hand-made responses, not recordings).
+
+It serves POST /v1/chat/completions on 127.0.0.1 from a queue of scripted responses; when the queue is
+empty it synthesises a valid verdict from the request's own JSON schema, so batches and benchmarks need
+no scripting. Every request body is logged in `.requests`. Faults are injected either by queueing them
+(`Status`, `Raw`, `Hang`, truncated `Reply` content) or with a seeded `FaultPlan` of rates.
+
+The shapes follow the OpenAI chat completions API (id, object, created, model, system_fingerprint,
+choices[].message.{role, content, refusal}, finish_reason, usage).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """A 200 chat completion. `content` is a dict (sent as JSON) or a raw string (may be invalid JSON)."""
+
+    content: Any = None
+    finish_reason: str = "stop"
+    refusal: str | None = None
+    prompt_tokens: int = 900
+    completion_tokens: int = 250
+    logprobs: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Status:
+    """An error status with an OpenAI-style error body."""
+
+    code: int
+    message: str = "fake error"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Raw:
+    """Arbitrary bytes with a status: for broken proxies."""
+
+    body: bytes
+    code: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass
+class Hang:
+    """Wait this long before answering with `then` (or a synthesised reply)."""
+
+    seconds: float
+    then: Any = None
+
+
+@dataclass
+class FaultPlan:
+    """Random faults at given rates, reproducible by seed; the rest are synthesised verdicts."""
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_503: float = 0.0
+    rate_truncated: float = 0.0
+    rate_hang: float = 0.0
+    hang_seconds: float = 30.0
+    retry_after: str = "0"
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def draw(self) -> Any:
+        """The fault for the next request, or None for a good reply."""
+        with self._lock:
+            roll = self._rng.random()
+        edges = [
+            (self.rate_429, Status(429, "Rate limit reached", {"retry-after": self.retry_after})),
+            (self.rate_500, Status(500, "The server had an error")),
+            (self.rate_503, Status(503, "Service unavailable")),
+            (self.rate_truncated, "truncated"),
+            (self.rate_hang, Hang(self.hang_seconds)),
+        ]
+        for rate, fault in edges:
+            if roll < rate:
+                return fault
+            roll -= rate
+        return None
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = node["$ref"].split("/")[-1]
+        node = schema.get("$defs", {}).get(name) or schema.get("definitions", {})[name]
+    return node
+
+
+LevelPolicy = Callable[[str, int], int]
+
+
+def top_level(criterion_id: str, levels: int) -> int:
+    """Policy: every criterion at its highest level."""
+    return levels - 1
+
+
+def synthesise_verdict(body: dict[str, Any], policy: LevelPolicy = top_level) -> dict[str, Any]:
+    """A valid verdict for the request's schema, with levels chosen by policy."""
+    schema = body["response_format"]["json_schema"]["schema"]
+    criteria_node = _resolve(schema, schema["properties"]["criteria"])
+    criteria = {}
+    for cid, prop in criteria_node["properties"].items():
+        level_node = _resolve(schema, _resolve(schema, prop)["properties"]["level"])
+        levels = level_node.get("enum") or list(range(int(level_node.get("maximum", 3)) + 1))
+        criteria[cid] = {"evidence": [], "rationale": f"synthesised for {cid}", "level": policy(cid, len(levels))}
+    return {
+        "criteria": criteria,
+        "feedback": {
+            "strengths": ["synthesised strength"],
+            "gaps": [],
+            "misconceptions": [],
+            "next_step": "synthesised next step",
+            "follow_up_questions": ["synthesised follow-up?"],
+        },
+    }
+
+
+def completion_body(reply: Reply, model: str, n: int = 1) -> dict[str, Any]:
+    """The JSON of a chat completion."""
+    content = reply.content if isinstance(reply.content, str) or reply.content is None else json.dumps(reply.content)
+    choice = {
+        "index": 0,
+        "message": {"role": "assistant", "content": content, "refusal": reply.refusal},
+        "finish_reason": reply.finish_reason,
+        "logprobs": {"content": reply.logprobs} if reply.logprobs is not None else None,
+    }
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [dict(choice, index=i) for i in range(n)],
+        "usage": {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+    }
+
+
+class FakeOpenAIServer:
+    """The server; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        faults: FaultPlan | None = None,
+        policy: LevelPolicy = top_level,
+    ) -> None:
+        self.latency = latency
+        self.faults = faults
+        self.policy = policy
+        self.queue: list[Any] = []
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for the SDK (…/v1)."""
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def enqueue(self, *responses: Any) -> FakeOpenAIServer:
+        """Queue responses (Reply, Status, Raw, Hang, or a dict sent as a Reply)."""
+        with self._lock:
+            self.queue.extend(responses)
+        return self
+
+    def _next(self) -> Any:
+        with self._lock:
+            if self.queue:
+                return self.queue.pop(0)
+        if self.faults is not None:
+            return self.faults.draw()
+        return None
+
+    def start(self) -> FakeOpenAIServer:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._send(400, {"error": {"message": "invalid JSON body"}})
+                    return
+                with fake._lock:
+                    fake.requests.append(body)
+                    fake.headers.append(dict(self.headers))
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                if fake.latency:
+                    time.sleep(fake.latency)
+                self._answer(body, fake._next())
+
+            def _answer(self, body: dict[str, Any], item: Any) -> None:
+                model = body.get("model", "fake-model")
+                n = int(body.get("n") or 1)
+                if isinstance(item, Hang):
+                    if fake._stopping.wait(item.seconds):
+                        return
+                    item = item.then
+                if item is None:
+                    item = Reply(synthesise_verdict(body, fake.policy))
+                elif item == "truncated":
+                    text = json.dumps(synthesise_verdict(body, fake.policy))
+                    item = Reply(text[: len(text) // 2])
+                elif isinstance(item, dict):
+                    item = Reply(item)
+                elif callable(item):
+                    item = item(body)
+                if isinstance(item, Status):
+                    self._send(item.code, {"error": {"message": item.message, "type": "fake", "code": None}}, item.headers)
+                elif isinstance(item, Raw):
+                    self._send_bytes(item.code, item.body, item.content_type)
+                else:
+                    self._send(200, completion_body(item, model, n))
+
+            def _send(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+                self._send_bytes(code, json.dumps(payload).encode(), "application/json", headers)
+
+            def _send_bytes(self, code: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+                try:
+                    self.send_response(code)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":  # a manual server: python tests/fakeserver.py [latency]
+    import sys
+
+    server = FakeOpenAIServer(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0).start()
+    print(server.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
