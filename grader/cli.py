@@ -13,16 +13,15 @@ import typer
 from typer.core import TyperGroup
 
 from grader import __version__
-from grader.config import DEFAULT_MAX_ANSWER_TOKENS
 from grader.cli_options import (
     Audience,
-    LongAnswer,
     AudienceOpt,
     BackendChoice,
     BackendOpt,
     BankOpt,
     BaseUrlOpt,
     LogprobsOpt,
+    LongAnswer,
     LongAnswerOpt,
     MaxTokensOpt,
     ModelOpt,
@@ -37,6 +36,7 @@ from grader.cli_options import (
     TimeoutOpt,
     build_settings,
 )
+from grader.config import DEFAULT_MAX_ANSWER_TOKENS
 
 MAX_ANSWER_BYTES = 1_000_000
 
@@ -125,7 +125,9 @@ def read_text_file(path: Path, what: str) -> str:
 def grade(
     question_id: Annotated[str, typer.Argument(help="Question id, e.g. q05 (see `grader questions`).")],
     answer: Annotated[str | None, typer.Option("--answer", help="The answer text.", show_default=False)] = None,
-    answer_file: Annotated[Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)] = None,
+    answer_file: Annotated[
+        Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)
+    ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.text,
     bank: BankOpt = None,
     backend: BackendOpt = BackendChoice.auto,

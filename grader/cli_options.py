@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,10 +11,12 @@ import typer
 if TYPE_CHECKING:
     from grader.config import Settings
 
-DEFAULT_MODEL_HELP = "gpt-4.1-mini"  # kept equal to config.DEFAULT_MODEL by a test; importing config here would slow --help
+DEFAULT_MODEL_HELP = (
+    "gpt-4.1-mini"  # kept equal to config.DEFAULT_MODEL by a test; importing config here would slow --help
+)
 
 
-class BackendChoice(str, Enum):
+class BackendChoice(StrEnum):
     """Who decides the levels."""
 
     auto = "auto"
@@ -22,7 +24,7 @@ class BackendChoice(str, Enum):
     offline = "offline"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How results are printed."""
 
     text = "text"
@@ -30,14 +32,14 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-class Audience(str, Enum):
+class Audience(StrEnum):
     """Whom the feedback addresses."""
 
     interviewer = "interviewer"
     candidate = "candidate"
 
 
-class LongAnswer(str, Enum):
+class LongAnswer(StrEnum):
     """What to do with an answer over the token budget."""
 
     truncate = "truncate"
@@ -45,7 +47,8 @@ class LongAnswer(str, Enum):
 
 
 BankOpt = Annotated[
-    Path | None, typer.Option("--bank", help="Question bank folder (else GRADER_BANK, else the shipped bank).", show_default=False)
+    Path | None,
+    typer.Option("--bank", help="Question bank folder (else GRADER_BANK, else the shipped bank).", show_default=False),
 ]
 BackendOpt = Annotated[
     BackendChoice,
@@ -53,25 +56,56 @@ BackendOpt = Annotated[
 ]
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", help=f"Model name, sent verbatim (env GRADER_MODEL; default {DEFAULT_MODEL_HELP}).", show_default=False),
+    typer.Option(
+        "--model",
+        help=f"Model name, sent verbatim (env GRADER_MODEL; default {DEFAULT_MODEL_HELP}).",
+        show_default=False,
+    ),
 ]
 BaseUrlOpt = Annotated[
     str | None,
-    typer.Option("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL).", show_default=False),
+    typer.Option(
+        "--base-url",
+        help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL).",
+        show_default=False,
+    ),
 ]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=0.1, help="Seconds per model request [default: 60].", show_default=False)]
-SamplesOpt = Annotated[int, typer.Option("--samples", min=1, max=20, help="Independent judgements, combined per criterion.")]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.1, help="Seconds per model request [default: 60].", show_default=False),
+]
+SamplesOpt = Annotated[
+    int, typer.Option("--samples", min=1, max=20, help="Independent judgements, combined per criterion.")
+]
 TemperatureOpt = Annotated[
-    float | None, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature [default: 0, or 0.7 with --samples > 1].", show_default=False)
+    float | None,
+    typer.Option(
+        "--temperature",
+        min=0.0,
+        max=2.0,
+        help="Sampling temperature [default: 0, or 0.7 with --samples > 1].",
+        show_default=False,
+    ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed sent to the model (sample i uses seed + i).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the grade cache.")]
-RedactOpt = Annotated[bool, typer.Option("--redact", help="Replace e-mails, phone numbers and known names before grading.")]
-AudienceOpt = Annotated[Audience, typer.Option(help="candidate: feedback addressed to the candidate, no internal notes.")]
+RedactOpt = Annotated[
+    bool, typer.Option("--redact", help="Replace e-mails, phone numbers and known names before grading.")
+]
+AudienceOpt = Annotated[
+    Audience, typer.Option(help="candidate: feedback addressed to the candidate, no internal notes.")
+]
 MaxTokensOpt = Annotated[int, typer.Option("--max-answer-tokens", min=50, help="Token budget for one answer.")]
-LongAnswerOpt = Annotated[LongAnswer, typer.Option("--on-long-answer", help="Truncate (flag answer_truncated) or reject.")]
-LogprobsOpt = Annotated[bool, typer.Option("--logprobs", help="Weight levels by their token probabilities where the model returns logprobs.")]
-ShuffleOpt = Annotated[bool, typer.Option("--shuffle-criteria", help="Shuffle criteria order in the prompt (tests order effects).")]
+LongAnswerOpt = Annotated[
+    LongAnswer, typer.Option("--on-long-answer", help="Truncate (flag answer_truncated) or reject.")
+]
+LogprobsOpt = Annotated[
+    bool,
+    typer.Option("--logprobs", help="Weight levels by their token probabilities where the model returns logprobs."),
+]
+ShuffleOpt = Annotated[
+    bool, typer.Option("--shuffle-criteria", help="Shuffle criteria order in the prompt (tests order effects).")
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any answer ends ungraded.")]
 
 

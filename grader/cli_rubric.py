@@ -62,10 +62,16 @@ def new(
 
 
 def lint(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Rubric files (default: every rubric of the bank).", show_default=False)] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Rubric files (default: every rubric of the bank).", show_default=False)
+    ] = None,
     bank: BankOpt = None,
-    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Do not fail on questions without a rubric.")] = False,
-    budget: Annotated[int, typer.Option("--budget", help="Token budget for a rendered grading prompt (answer excluded).")] = 6000,
+    allow_missing: Annotated[
+        bool, typer.Option("--allow-missing", help="Do not fail on questions without a rubric.")
+    ] = False,
+    budget: Annotated[
+        int, typer.Option("--budget", help="Token budget for a rendered grading prompt (answer excluded).")
+    ] = 6000,
     model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = "gpt-4.1-mini",
 ) -> None:
     """Check rubrics: schema (file:line), criteria, levels, weights, exemplars, reference answer, prompt size."""

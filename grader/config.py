@@ -102,7 +102,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         model=env.get("GRADER_MODEL") or DEFAULT_MODEL,
         base_url=env.get("OPENAI_BASE_URL") or None,
         api_key=Secret(key) if key else None,
-        timeout=_positive_float(env["GRADER_TIMEOUT"], "GRADER_TIMEOUT") if env.get("GRADER_TIMEOUT") else DEFAULT_TIMEOUT,
+        timeout=_positive_float(env["GRADER_TIMEOUT"], "GRADER_TIMEOUT")
+        if env.get("GRADER_TIMEOUT")
+        else DEFAULT_TIMEOUT,
         bank=Path(env["GRADER_BANK"]) if env.get("GRADER_BANK") else None,
         cache_path=Path(cache).expanduser(),
         record_dir=Path(record_dir) if record_dir else None,

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from grader.errors import GraderError
-from grader.models import Question
+from grader.models import Question, Rubric
 from grader.rubrics import LoadedRubric, load_rubric_file
 from grader.scoring import score_levels
+from grader.yamlio import load_yaml, validation_messages
 
 MIN_LEVELS = 3
 MIN_CRITERIA, MAX_CRITERIA = 3, 6
@@ -68,7 +71,10 @@ def lint_rubric(
             report((*where, "id"), f"duplicate criterion id {criterion.id!r} (first at criteria[{seen[criterion.id]}])")
         seen.setdefault(criterion.id, index)
         if len(criterion.levels) < MIN_LEVELS:
-            report((*where, "levels"), f"criterion {criterion.id!r} has {len(criterion.levels)} levels; use at least {MIN_LEVELS}")
+            report(
+                (*where, "levels"),
+                f"criterion {criterion.id!r} has {len(criterion.levels)} levels; use at least {MIN_LEVELS}",
+            )
         if not math.isfinite(criterion.weight):
             report((*where, "weight"), f"criterion {criterion.id!r} weight must be a finite number")
         if len(set(criterion.levels)) < len(criterion.levels):
@@ -78,7 +84,10 @@ def lint_rubric(
         report(("criteria",), "one weight is more than 10 times another; is a criterion really that minor?", "warning")
 
     if _words(rubric.reference_answer) < MIN_REFERENCE_WORDS:
-        report(("reference_answer",), f"reference answer has {_words(rubric.reference_answer)} words; write at least {MIN_REFERENCE_WORDS}")
+        report(
+            ("reference_answer",),
+            f"reference answer has {_words(rubric.reference_answer)} words; write at least {MIN_REFERENCE_WORDS}",
+        )
 
     messages.extend(_lint_exemplars(loaded, seen))
     if prompt_tokens is not None and not any(m.severity == "error" for m in messages):
@@ -104,7 +113,10 @@ def _lint_exemplars(loaded: LoadedRubric, criterion_index: dict[str, int]) -> li
     for index, exemplar in enumerate(rubric.exemplars):
         where = ("exemplars", index)
         if not 0 <= exemplar.expected_score <= rubric.max_score:
-            report((*where, "expected_score"), f"expected_score {exemplar.expected_score} is outside 0 … {rubric.max_score}")
+            report(
+                (*where, "expected_score"),
+                f"expected_score {exemplar.expected_score} is outside 0 … {rubric.max_score}",
+            )
         if exemplar.levels is None:
             continue
         unknown = sorted(set(exemplar.levels) - set(criterion_index))
@@ -130,9 +142,15 @@ def _lint_exemplars(loaded: LoadedRubric, criterion_index: dict[str, int]) -> li
     scores = [e.expected_score / rubric.max_score for e in rubric.exemplars]
     if len(scores) >= MIN_EXEMPLARS:
         if min(scores) > LOW_EXEMPLAR:
-            report(("exemplars",), f"no exemplar at or below {LOW_EXEMPLAR:.0%} of max_score; the scale needs a weak answer")
+            report(
+                ("exemplars",),
+                f"no exemplar at or below {LOW_EXEMPLAR:.0%} of max_score; the scale needs a weak answer",
+            )
         if max(scores) < HIGH_EXEMPLAR:
-            report(("exemplars",), f"no exemplar at or above {HIGH_EXEMPLAR:.0%} of max_score; the scale needs a strong answer")
+            report(
+                ("exemplars",),
+                f"no exemplar at or above {HIGH_EXEMPLAR:.0%} of max_score; the scale needs a strong answer",
+            )
     return messages
 
 
@@ -149,18 +167,29 @@ def lint_paths(
         try:
             loaded = load_rubric_file(path)
         except GraderError as exc:
-            messages.append(_load_failure(path, str(exc)))
+            messages.extend(_load_failures(path, str(exc)))
             continue
         messages.extend(lint_rubric(loaded, question_ids, prompt_tokens, prompt_budget))
     return messages
 
 
-def _load_failure(path: Path, text: str) -> LintMessage:
+def _load_failures(path: Path, summary: str) -> list[LintMessage]:
+    """Every schema problem of a file that does not load, each at its own line (the loader shows only the first)."""
+    try:
+        located = load_yaml(path)
+        Rubric.model_validate(located.data)
+    except ValidationError as exc:
+        return [_parse_message(path, text) for text in validation_messages(exc, located)]
+    except GraderError:
+        pass
+    return [_parse_message(path, summary)]
+
+
+def _parse_message(path: Path, text: str) -> LintMessage:
     match = re.match(rf"{re.escape(str(path))}:(\d+): (.*)", text, re.S)
     if match:
         return LintMessage(path, int(match.group(1)), "error", match.group(2))
-    prefix = f"{path}: "
-    return LintMessage(path, 1, "error", text.removeprefix(prefix))
+    return LintMessage(path, 1, "error", text.removeprefix(f"{path}: "))
 
 
 def missing_rubrics(questions: list[Question], rubric_paths: Iterable[Path], questions_path: Path) -> list[LintMessage]:

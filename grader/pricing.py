@@ -34,7 +34,9 @@ def known_price(model: str) -> Price | None:
     return Price(float(per_input.total_price), float(per_output.total_price))
 
 
-def cost_usd(model: str | None, prompt_tokens: int | None, completion_tokens: int | None, price: Price | None = None) -> float | None:
+def cost_usd(
+    model: str | None, prompt_tokens: int | None, completion_tokens: int | None, price: Price | None = None
+) -> float | None:
     """Cost of one call, or None when the price or the token counts are unknown."""
     price = price or (known_price(model) if model else None)
     if price is None or prompt_tokens is None or completion_tokens is None:

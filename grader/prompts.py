@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,10 @@ MAX_TEMPLATE_BYTES = 200_000
 class _ConfinedLoader(jinja2.FileSystemLoader):
     """A FileSystemLoader that refuses templates resolving outside its folder (links included)."""
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         root = Path(self.searchpath[0]).resolve()
-        if filename is None or not Path(filename).resolve().is_relative_to(root):
+        if not Path(filename).resolve().is_relative_to(root):
             raise jinja2.TemplateNotFound(template)
         if len(source.encode()) > MAX_TEMPLATE_BYTES:
             raise PromptError(f"{filename}: template larger than {MAX_TEMPLATE_BYTES} bytes")

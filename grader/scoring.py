@@ -41,9 +41,7 @@ def verdict_problems(verdict: Verdict, rubric: Rubric) -> list[str]:
         if decided is None:
             problems.append(f"criteria.{criterion.id}: missing")
         elif not 0 <= decided.level < len(criterion.levels):
-            problems.append(
-                f"criteria.{criterion.id}.level: {decided.level} is outside 0..{len(criterion.levels) - 1}"
-            )
+            problems.append(f"criteria.{criterion.id}.level: {decided.level} is outside 0..{len(criterion.levels) - 1}")
     for extra in sorted(set(verdict.criteria) - known):
         problems.append(f"criteria.{extra}: not a criterion of this rubric")
     return problems

@@ -158,7 +158,16 @@ class GradingService:
             "prompt": self.prompt_sha256,
             "answer": prepared.text,
             "examples": [(e.answer, e.score_norm) for e in self.examples.get(question_id, ())],
-            "options": [s.samples, s.effective_temperature, s.seed, s.redact, s.audience, s.logprobs, s.shuffle_criteria, s.reask_limit],
+            "options": [
+                s.samples,
+                s.effective_temperature,
+                s.seed,
+                s.redact,
+                s.audience,
+                s.logprobs,
+                s.shuffle_criteria,
+                s.reask_limit,
+            ],
         }
         return cache_key(parts)
 

@@ -42,7 +42,9 @@ def _choice_from_text(text: str, schema: type[T]) -> Choice[T]:
     try:
         return Choice(parsed=schema.model_validate_json(text), raw_text=text)
     except ValidationError as exc:
-        errors = "\n".join(f"{'.'.join(map(str, e['loc'])) or '(reply)'}: {e['msg']}" for e in exc.errors(include_url=False))
+        errors = "\n".join(
+            f"{'.'.join(map(str, e['loc'])) or '(reply)'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
         return Choice(parsed=None, raw_text=text, error=errors)
 
 

@@ -47,7 +47,7 @@ class OpenAIClient:
     def __init__(self, sdk: openai.AsyncOpenAI, *, base_url: str | None, timeout: float) -> None:
         """Wrap an AsyncOpenAI client (tests pass one built on a local server)."""
         self._sdk = sdk
-        self.base_url = safe_url(base_url)
+        self.base_url: str | None = safe_url(base_url)
         self.timeout = timeout
         self._dropped: set[str] = set()
 
@@ -153,11 +153,15 @@ def _completion(raw: Any, schema: type[T]) -> Completion[T]:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
         text = raw.http_response.text[:500]
-        return Completion(choices=[Choice(parsed=None, raw_text=text, error="the server's reply was not a chat completion")])
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        return Completion(
+            choices=[Choice(parsed=None, raw_text=text, error="the server's reply was not a chat completion")]
+        )
+    usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
     return Completion(
         choices=[_choice(item, schema) for item in body["choices"]],
-        usage=Usage(prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens"))),
+        usage=Usage(
+            prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens"))
+        ),
         model=body.get("model") if isinstance(body.get("model"), str) else None,
         system_fingerprint=body.get("system_fingerprint") if isinstance(body.get("system_fingerprint"), str) else None,
     )
@@ -179,9 +183,15 @@ def _choice(item: object, schema: type[T]) -> Choice[T]:
         return Choice(parsed=None, raw_text=content, error=f"refused: {message['refusal']}", refused=True)
     finish = item.get("finish_reason")
     if finish == "content_filter":
-        return Choice(parsed=None, raw_text=content, error="refused: the server's content filter stopped the reply", refused=True)
+        return Choice(
+            parsed=None, raw_text=content, error="refused: the server's content filter stopped the reply", refused=True
+        )
     if finish == "length":
-        return Choice(parsed=None, raw_text=content, error="the reply was cut off at the token limit (finish_reason=length); be brief")
+        return Choice(
+            parsed=None,
+            raw_text=content,
+            error="the reply was cut off at the token limit (finish_reason=length); be brief",
+        )
     try:
         parsed = schema.model_validate_json(content)
     except pydantic.ValidationError as exc:

@@ -123,7 +123,12 @@ class LLMJudge:
         """The messages this judge sends for a task (used for dry runs and token estimates too)."""
         order = self.criteria_order(task.rubric, task.answer)
         return self.renderer.render(
-            task.question, task.rubric, task.answer, examples=task.examples, audience=self.audience, criteria_order=order
+            task.question,
+            task.rubric,
+            task.answer,
+            examples=task.examples,
+            audience=self.audience,
+            criteria_order=order,
         ).messages
 
     async def judge(self, task: GradingTask) -> Judgement:
@@ -144,12 +149,23 @@ class LLMJudge:
         model = next((o.model for o in outcomes if o.model), None) or self.model
         verdicts = [o.verdict for o in outcomes if o.verdict is not None]
         if not verdicts:
-            return Judgement(verdict=None, error=outcomes[0].error, attempts=attempts, usage=usage, model=model, system_fingerprint=fingerprint)
+            return Judgement(
+                verdict=None,
+                error=outcomes[0].error,
+                attempts=attempts,
+                usage=usage,
+                model=model,
+                system_fingerprint=fingerprint,
+            )
         flags = []
         if len(verdicts) < len(outcomes):
             flags.append("samples_missing")
-        verdict = verdicts[0] if len(verdicts) == 1 and self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
-        return Judgement(verdict=verdict, attempts=attempts, usage=usage, model=model, system_fingerprint=fingerprint, flags=flags)
+        verdict = (
+            verdicts[0] if len(verdicts) == 1 and self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
+        )
+        return Judgement(
+            verdict=verdict, attempts=attempts, usage=usage, model=model, system_fingerprint=fingerprint, flags=flags
+        )
 
     async def _one(self, messages: list[Message], schema: type[BaseModel], rubric: Rubric, seed: int) -> Judgement:
         """One verdict, re-asking with the validation errors up to reask_limit times."""
@@ -163,14 +179,27 @@ class LLMJudge:
             usage = usage + self._priced(last.usage, last.model)
             choice = last.first
             if choice.refused:
-                return Judgement(verdict=None, error=choice.error, attempts=attempt, usage=usage, model=last.model, system_fingerprint=last.system_fingerprint)
+                return Judgement(
+                    verdict=None,
+                    error=choice.error,
+                    attempts=attempt,
+                    usage=usage,
+                    model=last.model,
+                    system_fingerprint=last.system_fingerprint,
+                )
             problems = [choice.error] if choice.error else []
             verdict = None
             if choice.parsed is not None:
                 verdict = to_verdict(choice.parsed)
                 problems = verdict_problems(verdict, rubric)
             if not problems and verdict is not None:
-                return Judgement(verdict=verdict, attempts=attempt, usage=usage, model=last.model, system_fingerprint=last.system_fingerprint)
+                return Judgement(
+                    verdict=verdict,
+                    attempts=attempt,
+                    usage=usage,
+                    model=last.model,
+                    system_fingerprint=last.system_fingerprint,
+                )
             error = "invalid_verdict: " + "; ".join(p.replace("\n", "; ") for p in problems if p)
             conversation = [
                 *conversation,
