@@ -14,8 +14,13 @@ def _bar(fraction: float, width: int = 20) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+def _wrap(text: str, indent: str, hang: int = 2) -> str:
+    """Fill text; continuation lines align under the text, past any bullet in the indent."""
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=" " * (len(indent) + hang))
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _usage_line(grade: Grade) -> str | None:
@@ -31,7 +36,7 @@ def grade_text(grade: Grade, question: Question | None = None) -> str:
     """A card for the terminal."""
     lines = []
     title = f"{grade.question_id}" + (f" · {question.question}" if question else "")
-    lines.append(textwrap.shorten(title, WIDTH, placeholder="…"))
+    lines.append(_shorten(title, WIDTH))
     judge = grade.backend + (f" · {grade.model}" if grade.model else "")
     if grade.status == "ungraded" or grade.score is None:
         lines.append(f"UNGRADED  ({judge})")
@@ -47,24 +52,24 @@ def grade_text(grade: Grade, question: Question | None = None) -> str:
         for c in grade.criteria:
             spread = f"  spread {c.spread:g}" if c.spread else ""
             level = f"level {c.level}/{c.levels - 1}" if c.level is not None else "no level"
-            lines.append(f"  {c.id:<24} {level:<11} {c.score or 0:>5.2f} / {c.max_score:<5.2f}{spread}")
+            lines.append(f"  {c.id:<24} {level:<11} {c.score or 0:>5.2f} / {c.max_score:.2f}{spread}")
             if c.rationale:
                 lines.append(_wrap(c.rationale, "      "))
             for quote in c.evidence[:3]:
-                lines.append(_wrap(f'“{quote}”', "      › "))
+                lines.append(_wrap(f"“{quote}”", "      › ", hang=1))
     fb = grade.feedback
     for heading, items in (("Strengths", fb.strengths), ("Gaps", fb.gaps), ("Misconceptions", fb.misconceptions)):
         if items:
             lines.append("")
             lines.append(heading)
-            lines.extend(_wrap(item, "  - ") for item in items)
+            lines.extend(_wrap(item, "  - ", hang=0) for item in items)
     if fb.next_step:
         lines.append("")
         lines.append(_wrap(f"Next step: {fb.next_step}", ""))
     if fb.follow_up_questions:
         lines.append("")
         lines.append("Follow-up questions")
-        lines.extend(_wrap(item, "  ? ") for item in fb.follow_up_questions)
+        lines.extend(_wrap(item, "  ? ", hang=0) for item in fb.follow_up_questions)
     usage = _usage_line(grade)
     if usage:
         lines.append("")
