@@ -73,6 +73,7 @@ class PromptRenderer:
             autoescape=False,
             keep_trailing_newline=True,
         )
+        self._sha256: str | None = None
 
     def template_files(self) -> list[Path]:
         """The template files a grading prompt uses (the two entry points and what they include)."""
@@ -80,7 +81,12 @@ class PromptRenderer:
         return [self.prompts_dir / name for name in names]
 
     def sha256(self) -> str:
-        """sha256 over the names and bytes of the template files used."""
+        """sha256 over the names and bytes of the template files used (computed once per renderer)."""
+        if self._sha256 is None:
+            self._sha256 = self._hash_templates()
+        return self._sha256
+
+    def _hash_templates(self) -> str:
         digest = hashlib.sha256()
         for path in self.template_files():
             try:

@@ -79,16 +79,36 @@ def test_shipped_q05_is_lint_clean(repo: Path) -> None:
     ("old", "new", "needle", "message"),
     [
         pytest.param(
-            "  - id: gan_mechanism", "  - id: vae_mechanism", "  - id: vae_mechanism", "duplicate criterion id", id="duplicate_id"
+            "  - id: gan_mechanism",
+            "  - id: vae_mechanism",
+            "  - id: vae_mechanism",
+            "duplicate criterion id",
+            id="duplicate_id",
         ),
         pytest.param(
-            "expected_score: 4.33", "expected_score: 14.33", "expected_score: 14.33", "outside 0 … 10", id="score_out_of_range"
+            "expected_score: 4.33",
+            "expected_score: 14.33",
+            "expected_score: 14.33",
+            "outside 0 … 10",
+            id="score_out_of_range",
         ),
         pytest.param(
-            "expected_score: 4.33", "expected_score: 5", "expected_score: 5", "does not follow from its levels", id="score_vs_levels"
+            "expected_score: 4.33",
+            "expected_score: 5",
+            "expected_score: 5",
+            "does not follow from its levels",
+            id="score_vs_levels",
         ),
-        pytest.param("    weight: 2\n", "    weight: 0\n", "weight: 0", "weight: Input should be greater than 0", id="zero_weight"),
-        pytest.param("    weight: 3\n", "    wieght: 3\n", "wieght: 3", "Extra inputs are not permitted", id="typo_key"),
+        pytest.param(
+            "    weight: 2\n",
+            "    weight: 0\n",
+            "weight: 0",
+            "weight: Input should be greater than 0",
+            id="zero_weight",
+        ),
+        pytest.param(
+            "    weight: 3\n", "    wieght: 3\n", "wieght: 3", "Extra inputs are not permitted", id="typo_key"
+        ),
         pytest.param("max_score: 10", "max_score: ten", "max_score: ten", "max_score", id="not_a_number"),
         pytest.param("max_score: 10\n", "max_score: 10\n  oops: 3\n", "oops: 3", "YAML error", id="yaml_syntax"),
     ],

@@ -37,13 +37,17 @@ def recorded() -> dict[str, str]:
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
 def test_grade_output_matches_golden(recorded: dict[str, str], repo: Path, fmt: str) -> None:
-    result = run("grade", "q05", "--answer-file", str(repo / "examples" / "q05_answer.txt"), "--format", fmt, env=recorded)
+    result = run(
+        "grade", "q05", "--answer-file", str(repo / "examples" / "q05_answer.txt"), "--format", fmt, env=recorded
+    )
     assert result.exit_code == 0, result.stderr
     check_golden(f"grade_q05.{fmt}", result.stdout)
 
 
 def test_grade_json_has_the_interface_fields(recorded: dict[str, str], repo: Path) -> None:
-    result = run("grade", "q05", "--answer-file", str(repo / "examples" / "q05_answer.txt"), "--format", "json", env=recorded)
+    result = run(
+        "grade", "q05", "--answer-file", str(repo / "examples" / "q05_answer.txt"), "--format", "json", env=recorded
+    )
     data = json.loads(result.stdout)
     assert {"question_id", "status", "score", "max_score", "criteria", "feedback", "flags", "error", "backend", "model",
             "usage", "provenance"} <= set(data)  # fmt: skip

@@ -41,7 +41,9 @@ def test_grade_through_the_real_sdk_prints_the_interface_json(
 
 
 def test_env_base_url_and_model_are_honoured(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
-    env = clean_env(OPENAI_BASE_URL=fake_server.url, GRADER_MODEL="qwen2.5:7b-instruct", GRADER_CACHE=str(tmp_path / "c"))
+    env = clean_env(
+        OPENAI_BASE_URL=fake_server.url, GRADER_MODEL="qwen2.5:7b-instruct", GRADER_CACHE=str(tmp_path / "c")
+    )
     result = grader("grade", "q05", "--format", "json", env=env, stdin="A VAE has an encoder and a decoder.")
     assert result.returncode == 0, result.stderr
     assert fake_server.requests[0]["model"] == "qwen2.5:7b-instruct"
@@ -62,7 +64,12 @@ def test_stdin_terminal_is_an_error_not_a_wait(tmp_path: Path) -> None:
     primary, secondary = pty.openpty()
     env = clean_env(GRADER_CACHE=str(tmp_path / "c"))
     result = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", "q05"], stdin=secondary, capture_output=True, text=True, env=env, timeout=30
+        [sys.executable, "-m", "grader", "grade", "q05"],
+        stdin=secondary,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
     )
     os.close(primary)
     os.close(secondary)

@@ -130,7 +130,9 @@ def test_unreachable_server(q05_answer: str) -> None:
     settings = Settings(backend="openai", base_url="http://127.0.0.1:9/v1", use_cache=False, max_retries=0, timeout=2)
     result = GradingService(settings).grade_answer("q05", q05_answer)
     assert result.status == "ungraded"
-    assert result.error is not None and result.error.startswith("llm_unavailable: cannot connect to http://127.0.0.1:9/v1")
+    assert result.error is not None and result.error.startswith(
+        "llm_unavailable: cannot connect to http://127.0.0.1:9/v1"
+    )
 
 
 def test_invented_evidence_is_flagged(fake_server: FakeOpenAIServer, q05_answer: str) -> None:

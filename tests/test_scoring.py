@@ -70,7 +70,9 @@ def test_verdict_problems(levels: dict[str, int], problems: list[str]) -> None:
     assert verdict_problems(verdict(**levels), make_rubric([(1, 4), (1, 4)])) == problems
 
 
-ANSWER = "The KL term — KL(q(z|x) ‖ p(z)) — pulls the posterior towards the “standard normal” prior.\nIt's not symmetric."
+ANSWER = (
+    "The KL term — KL(q(z|x) ‖ p(z)) — pulls the posterior towards the “standard normal” prior.\nIt's not symmetric."
+)
 
 
 @pytest.mark.parametrize(

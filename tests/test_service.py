@@ -33,7 +33,9 @@ def verdict(levels: dict[str, int] | None = None, evidence: dict[str, list[str]]
 
 
 def service(client: ScriptedClient, tmp_path: Path, **overrides: Any) -> GradingService:
-    settings = Settings(backend="openai", model="gpt-4.1-mini", cache_path=tmp_path / "c.sqlite").with_overrides(**overrides)
+    settings = Settings(backend="openai", model="gpt-4.1-mini", cache_path=tmp_path / "c.sqlite").with_overrides(
+        **overrides
+    )
     return GradingService(settings, client=client)
 
 
