@@ -72,7 +72,7 @@ BaseUrlOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", min=0.1, help="Seconds per model request [default: 60].", show_default=False),
+    typer.Option("--timeout", min=0.1, help="Seconds per model request \\[default: 60].", show_default=False),
 ]
 SamplesOpt = Annotated[
     int, typer.Option("--samples", min=1, max=20, help="Independent judgements, combined per criterion.")
@@ -83,7 +83,7 @@ TemperatureOpt = Annotated[
         "--temperature",
         min=0.0,
         max=2.0,
-        help="Sampling temperature [default: 0, or 0.7 with --samples > 1].",
+        help="Sampling temperature \\[default: 0, or 0.7 with --samples > 1].",
         show_default=False,
     ),
 ]

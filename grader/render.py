@@ -1,12 +1,21 @@
-"""Human-readable forms of one grade: a text card for the terminal, and Markdown."""
+"""Human-readable forms of one grade (a text card for the terminal, and Markdown), and the candidate's view.
+
+A grade made for the candidate (`--audience candidate`) is rendered without what only the panel should see:
+flags, usage and cost, follow-up questions, the judge's rationales. `candidate_view` prepares the Grade
+itself (JSON included) the same way; the service applies it when the audience is the candidate.
+"""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
-from grader.models import Grade, Question
+from grader.models import CriterionResult, Feedback, Grade, Question, Rubric
+from grader.scoring import agreement_threshold, expected_level, normalize_for_match
 
 WIDTH = 88
+LOW_AGREEMENT = "low_agreement"
+CANDIDATE = "candidate"
 
 
 def _bar(fraction: float, width: int = 20) -> str:
@@ -44,16 +53,24 @@ def grade_text(grade: Grade, question: Question | None = None) -> str:
     else:
         pct = grade.score / grade.max_score
         lines.append(f"Score {grade.score:g} / {grade.max_score:g}  {_bar(pct)} {pct:.0%}   ({judge})")
-    if grade.flags:
+    for_candidate = is_candidate_view(grade)
+    if grade.flags and not for_candidate:
         lines.append("Flags: " + ", ".join(grade.flags))
+        review = _review_line(grade)
+        if review:
+            lines.append(_wrap(review, ""))
+    judged = _judged_line(grade)
+    if judged and not for_candidate:
+        lines.append(judged)
     if grade.criteria:
         lines.append("")
         lines.append("Criteria")
         for c in grade.criteria:
-            spread = f"  spread {c.spread:g}" if c.spread else ""
             level = f"level {c.level}/{c.levels - 1}" if c.level is not None else "no level"
-            lines.append(f"  {c.id:<24} {level:<11} {c.score or 0:>5.2f} / {c.max_score:.2f}{spread}")
-            if c.rationale:
+            lines.append(f"  {c.id:<24} {level:<11} {c.score or 0:>5.2f} / {c.max_score:.2f}{_spread_text(grade, c)}")
+            if c.level_probs and not for_candidate:
+                lines.append(f"      {_probs_text(c.level_probs)}")
+            if c.rationale and not for_candidate:
                 lines.append(_wrap(c.rationale, "      "))
             for quote in c.evidence[:3]:
                 lines.append(_wrap(f"“{quote}”", "      › ", hang=1))
@@ -66,11 +83,11 @@ def grade_text(grade: Grade, question: Question | None = None) -> str:
     if fb.next_step:
         lines.append("")
         lines.append(_wrap(f"Next step: {fb.next_step}", ""))
-    if fb.follow_up_questions:
+    if fb.follow_up_questions and not for_candidate:
         lines.append("")
         lines.append("Follow-up questions")
         lines.extend(_wrap(item, "  ? ", hang=0) for item in fb.follow_up_questions)
-    usage = _usage_line(grade)
+    usage = None if for_candidate else _usage_line(grade)
     if usage:
         lines.append("")
         lines.append(usage)
@@ -88,24 +105,147 @@ def grade_markdown(grade: Grade, question: Question | None = None) -> str:
     if grade.score is None:
         out.append(f"**Ungraded** ({grade.backend}): {_md(grade.error or '')}")
     else:
-        out.append(f"**Score: {grade.score:g} / {grade.max_score:g}** ({grade.score / grade.max_score:.0%}, {grade.backend}{' · ' + grade.model if grade.model else ''})")
-    if grade.flags:
+        judge = grade.backend + (f" · {grade.model}" if grade.model else "")
+        out.append(f"**Score: {grade.score:g} / {grade.max_score:g}** ({grade.score / grade.max_score:.0%}, {judge})")
+    for_candidate = is_candidate_view(grade)
+    if grade.flags and not for_candidate:
         out.append("")
         out.append("Flags: " + ", ".join(f"`{f}`" for f in grade.flags))
+        review = _review_line(grade)
+        if review:
+            out += ["", f"**{_md(review)}**"]
+    judged = _judged_line(grade)
+    if judged and not for_candidate:
+        out += ["", _md(judged)]
     if grade.criteria:
-        out += ["", "| Criterion | Level | Score | Why |", "|---|---|---|---|"]
+        sampled = _sampled(grade)
+        weighted = any(c.level_probs for c in grade.criteria) and not for_candidate
+        head = ["Criterion", "Level", "Score"] + ["Spread"] * sampled + ["P(level)"] * weighted
+        head += [] if for_candidate else ["Why"]
+        out += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for c in grade.criteria:
             level = f"{c.level}/{c.levels - 1}" if c.level is not None else "–"
-            out.append(f"| {c.id} | {level} | {c.score or 0:.2f} / {c.max_score:.2f} | {_md(c.rationale)} |")
+            cells = [c.id, level, f"{c.score or 0:.2f} / {c.max_score:.2f}"]
+            if sampled:
+                cells.append(_spread_text(grade, c).strip().removeprefix("spread ") or "–")
+            if weighted:
+                cells.append(_probs_text(c.level_probs) if c.level_probs else "–")
+            if not for_candidate:
+                cells.append(_md(c.rationale))
+            out.append("| " + " | ".join(cells) + " |")
     fb = grade.feedback
     for heading, items in (
         ("Strengths", fb.strengths),
         ("Gaps", fb.gaps),
         ("Misconceptions", fb.misconceptions),
-        ("Follow-up questions", fb.follow_up_questions),
+        ("Follow-up questions", [] if for_candidate else fb.follow_up_questions),
     ):
         if items:
             out += ["", f"**{heading}**", ""] + [f"- {_md(item)}" for item in items]
     if fb.next_step:
         out += ["", f"**Next step:** {_md(fb.next_step)}"]
     return "\n".join(out) + "\n"
+
+
+def _sampled(grade: Grade) -> bool:
+    return grade.provenance.samples > 1 or any(c.spread is not None for c in grade.criteria)
+
+
+def _spread_text(grade: Grade, c: CriterionResult) -> str:
+    """`  spread 2 (disagree)` with several samples; a single judgement has no spread to show."""
+    if c.spread is None or not (_sampled(grade) or c.spread):
+        return ""
+    disagree = " (disagree)" if c.spread >= agreement_threshold(c.levels) else ""
+    return f"  spread {c.spread:g}{disagree}"
+
+
+def _probs_text(probs: list[float]) -> str:
+    shown = " ".join(f"{k}:{p:.2f}" for k, p in enumerate(probs))
+    return f"expected level {expected_level(probs):.2f}  (P {shown})"
+
+
+def _judged_line(grade: Grade) -> str | None:
+    """How the levels were decided, when it is more than one plain judgement."""
+    prov = grade.provenance
+    parts = []
+    if prov.samples > 1:
+        temperature = f" at temperature {prov.temperature:g}" if prov.temperature is not None else ""
+        parts.append(f"{prov.samples} samples{temperature}, median level per criterion")
+    if prov.level_mode != "argmax":
+        parts.append(f"levels: {prov.level_mode}")
+    return "Judged: " + "; ".join(parts) if parts else None
+
+
+def _review_line(grade: Grade) -> str | None:
+    if LOW_AGREEMENT not in grade.flags:
+        return None
+    disagree = [c.id for c in grade.criteria if c.spread is not None and c.spread >= agreement_threshold(c.levels)]
+    which = f" on {', '.join(disagree)}" if disagree else ""
+    return f"Needs human review: the samples disagree{which}."
+
+
+def is_candidate_view(grade: Grade) -> bool:
+    """Whether a grade was prepared for the candidate (see candidate_view)."""
+    return (grade.provenance.model_extra or {}).get("audience") == CANDIDATE
+
+
+_MIN_LEAK_WORDS = 3
+_INSTEAD = {
+    "strengths": "Covered: {topic}",
+    "gaps": "Missing or incomplete: {topic}",
+    "misconceptions": "Check your claims on: {topic}",
+    "next_step": "Aim for an answer that {topic}",
+}
+_WHOLE_QUESTION = "the topic of this question as a whole"
+
+
+def candidate_view(grade: Grade, rubric: Rubric) -> Grade:
+    """The grade as the candidate may see it: no follow-up questions, no rationales, no rubric wording.
+
+    Rationales are the judge's reasoning for the panel and cite level descriptions; follow-up questions are
+    for the interviewer. Feedback that copies the rubric's own text (a key point, a level description, a
+    reference or exemplar sentence: the answer key of a question that may be asked again) is replaced by
+    the description of the criterion it belongs to, so the candidate learns the topic, not the key.
+    Evidence stays: it quotes the candidate. Flags and provenance stay in the data for the pipeline;
+    the text and Markdown views hide them. The provenance records `audience: candidate`.
+    """
+    internals = _rubric_internals(rubric)
+
+    def clean(items: list[str], where: str) -> list[str]:
+        return list(dict.fromkeys(_without_internals(item, internals, where) for item in items if item.strip()))
+
+    fb = grade.feedback
+    feedback = Feedback(
+        strengths=clean(fb.strengths, "strengths"),
+        gaps=clean(fb.gaps, "gaps"),
+        misconceptions=clean(fb.misconceptions, "misconceptions"),
+        next_step=_without_internals(fb.next_step, internals, "next_step") if fb.next_step.strip() else "",
+        follow_up_questions=[],
+    )
+    criteria = [c.model_copy(update={"rationale": ""}) for c in grade.criteria]
+    provenance = grade.provenance.model_copy(update={"audience": CANDIDATE})
+    return grade.model_copy(update={"feedback": feedback, "criteria": criteria, "provenance": provenance})
+
+
+def _rubric_internals(rubric: Rubric) -> list[tuple[str, str]]:
+    """(normalised rubric text, the topic to name instead) for every rubric passage long enough to matter."""
+    found: list[tuple[str, str]] = []
+    for criterion in rubric.criteria:
+        topic = criterion.description.strip().rstrip(".")
+        topic = topic[:1].lower() + topic[1:]
+        for text in [*criterion.key_points, *criterion.levels]:
+            found.append((normalize_for_match(text).strip(" .;:"), topic))
+    passages = [rubric.reference_answer] + [e.answer for e in rubric.exemplars]
+    passages += [e.note for e in rubric.exemplars if e.note]
+    for passage in passages:
+        for sentence in re.split(r"(?<=[.!?])\s+", passage):
+            found.append((normalize_for_match(sentence).strip(" .;:"), _WHOLE_QUESTION))
+    return [(text, topic) for text, topic in found if len(text.split()) >= _MIN_LEAK_WORDS]
+
+
+def _without_internals(item: str, internals: list[tuple[str, str]], where: str) -> str:
+    normalized = normalize_for_match(item)
+    for text, topic in internals:
+        if text in normalized:
+            return _INSTEAD[where].format(topic=topic) + "."
+    return item

@@ -105,7 +105,8 @@ def test_broken_rubric_names_file_and_line(tmp_path: Path, repo: Path) -> None:
     rubric.write_text(rubric.read_text().replace("    weight: 2\n", "    weight: heavy\n", 1))
     result = run("grade", "q05", "--answer", "x", "--bank", str(bank))
     assert result.exit_code == 1
-    assert f"{rubric}:23: criteria.1.weight: Input should be a valid number" in result.stderr
+    line = rubric.read_text().splitlines().index("    weight: heavy") + 1
+    assert f"{rubric}:{line}: criteria.1.weight: Input should be a valid number" in result.stderr
 
 
 def test_usage_error_exits_2() -> None:

@@ -1,4 +1,11 @@
-"""The LLM judge: render the prompt, ask for a per-rubric structured verdict, re-ask on invalid output."""
+"""The LLM judge: render the prompt, ask for a per-rubric structured verdict, re-ask on invalid output.
+
+Several samples (`samples` > 1) are asked for in one request with `n` = samples; a server that drops `n` or
+returns fewer choices gets the missing samples as separate requests, each with its own seed (seed + i).
+A choice that fails validation is re-asked on its own, so one bad sample costs one more request, not N.
+With `logprobs`, the top logprobs of each criterion's level token turn into level probabilities (G-Eval);
+see docs/trust.md for how they score.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,31 @@ import asyncio
 import functools
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from grader.clients.base import Completion, LLMClient, RequestOptions
+from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
 from grader.errors import LLMTimeout, LLMUnavailable
 from grader.judges.base import GradingTask, Judgement
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
 from grader.prompts import PromptRenderer
-from grader.scoring import combine_verdicts, verdict_problems
+from grader.scoring import (
+    combine_verdicts,
+    expected_level,
+    level_probs_from_logprobs,
+    round_level,
+    verdict_problems,
+)
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
+SAMPLES_MISSING = "samples_missing"
+LEVEL_MODE_ARGMAX = "argmax"
+LEVEL_MODE_LOGPROBS = "logprobs"
+LEVEL_MODE_FALLBACK = "argmax (fallback: no logprobs returned)"
+LEVEL_MODE_PARTIAL = "logprobs (partial: argmax where no logprobs were returned)"
 
 
 class _Strict(BaseModel):
@@ -54,16 +73,20 @@ def verdict_model(rubric: Rubric, order: Sequence[str] | None = None) -> type[Ba
     """
     criteria = {c.id: c for c in rubric.criteria}
     ids = list(order) if order is not None else list(criteria)
+    shape = tuple((cid, criteria[cid].description, len(criteria[cid].levels)) for cid in ids)
+    return _verdict_model(rubric.question_id, shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _verdict_model(question_id: str, shape: tuple[tuple[str, str, int], ...]) -> type[BaseModel]:
+    """Built once per rubric shape: creating pydantic models costs milliseconds, and a batch asks thousands of times."""
     fields: dict[str, Any] = {
-        f"c{index}": (
-            _criterion_model(len(criteria[cid].levels)),
-            Field(alias=cid, description=criteria[cid].description),
-        )
-        for index, cid in enumerate(ids)
+        f"c{index}": (_criterion_model(levels), Field(alias=cid, description=description))
+        for index, (cid, description, levels) in enumerate(shape)
     }
-    criteria_model = create_model(f"Criteria_{rubric.question_id}", __base__=_Strict, **fields)
+    criteria_model = create_model(f"Criteria_{question_id}", __base__=_Strict, **fields)
     return create_model(
-        f"Verdict_{rubric.question_id}",
+        f"Verdict_{question_id}",
         __base__=_Strict,
         criteria=(criteria_model, Field(description="One entry per rubric criterion.")),
         feedback=(_Feedback, Field(description="Feedback on the answer as a whole.")),
@@ -77,6 +100,22 @@ def to_verdict(parsed: BaseModel) -> Verdict:
         criteria={cid: CriterionVerdict(**value) for cid, value in data["criteria"].items()},
         feedback=Feedback(**data["feedback"]),
     )
+
+
+@dataclass
+class _Tally:
+    """What the requests behind one judgement cost and who served them (shared by its concurrent requests)."""
+
+    usage: Usage
+    requests: int = 0
+    model: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class _Sample:
+    verdict: Verdict | None
+    error: str | None = None
 
 
 class LLMJudge:
@@ -96,6 +135,7 @@ class LLMJudge:
         audience: str = "interviewer",
         shuffle_criteria: bool = False,
         price: Price | None = None,
+        logprobs: bool = False,
     ) -> None:
         """Configure the judge; `price` overrides the listed price (for unlisted models)."""
         self.client = client
@@ -103,13 +143,14 @@ class LLMJudge:
         self.renderer = renderer
         self.model = model
         self.reask_limit = reask_limit
-        self.samples = samples
+        self.samples = max(1, samples)
         self.temperature = temperature
         self.seed = seed
         self.store = store
         self.audience = audience
         self.shuffle_criteria = shuffle_criteria
         self.price = price
+        self.logprobs = logprobs
 
     def criteria_order(self, rubric: Rubric, answer_key: str) -> list[str] | None:
         """A per-answer shuffle of the criteria (seeded, so a re-run sees the same order), or None."""
@@ -136,87 +177,133 @@ class LLMJudge:
         order = self.criteria_order(task.rubric, task.answer)
         messages = self.render(task)
         schema = verdict_model(task.rubric, order)
-        seeds = [self.seed + index for index in range(self.samples)]
+        tally = _Tally(Usage())
         try:
-            outcomes = await asyncio.gather(*(self._one(messages, schema, task.rubric, seed) for seed in seeds))
-        except LLMTimeout as exc:
-            return Judgement(verdict=None, error=f"timeout: {exc}", model=self.model)
+            samples = await self._samples(messages, schema, task.rubric, tally)
         except LLMUnavailable as exc:
-            return Judgement(verdict=None, error=f"llm_unavailable: {exc}", model=self.model)
-        usage = sum((o.usage for o in outcomes), Usage())
-        attempts = sum(o.attempts for o in outcomes)
-        fingerprint = next((o.system_fingerprint for o in outcomes if o.system_fingerprint), None)
-        model = next((o.model for o in outcomes if o.model), None) or self.model
-        verdicts = [o.verdict for o in outcomes if o.verdict is not None]
-        if not verdicts:
             return Judgement(
                 verdict=None,
-                error=outcomes[0].error,
-                attempts=attempts,
-                usage=usage,
-                model=model,
-                system_fingerprint=fingerprint,
+                error=_unavailable(exc),
+                attempts=max(1, tally.requests),
+                usage=tally.usage,
+                model=tally.model or self.model,
+                system_fingerprint=tally.fingerprint,
             )
-        flags = []
-        if len(verdicts) < len(outcomes):
-            flags.append("samples_missing")
-        verdict = (
-            verdicts[0] if len(verdicts) == 1 and self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
-        )
-        return Judgement(
-            verdict=verdict, attempts=attempts, usage=usage, model=model, system_fingerprint=fingerprint, flags=flags
-        )
+        common: dict[str, Any] = {
+            "attempts": tally.requests,
+            "usage": tally.usage,
+            "model": tally.model or self.model,
+            "system_fingerprint": tally.fingerprint,
+        }
+        verdicts = [s.verdict for s in samples if s.verdict is not None]
+        if not verdicts:
+            return Judgement(verdict=None, error=next(s.error for s in samples if s.error), **common)
+        flags = [SAMPLES_MISSING] if len(verdicts) < self.samples else []
+        verdict = verdicts[0] if self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
+        return Judgement(verdict=verdict, flags=flags, level_mode=self._level_mode(verdict), **common)
 
-    async def _one(self, messages: list[Message], schema: type[BaseModel], rubric: Rubric, seed: int) -> Judgement:
-        """One verdict, re-asking with the validation errors up to reask_limit times."""
-        options = RequestOptions(temperature=self.temperature, seed=seed, store=self.store)
+    async def _samples(
+        self, messages: list[Message], schema: type[BaseModel], rubric: Rubric, tally: _Tally
+    ) -> list[_Sample]:
+        """All samples: one request with n = samples, then separate requests for what it did not deliver."""
+        first = await self._request(messages, schema, n=self.samples, seed=self.seed, tally=tally)
+        choices = first.choices[: self.samples]
+        jobs = [
+            self._settle(messages, schema, rubric, choice, self.seed + index, tally)
+            for index, choice in enumerate(choices)
+        ]
+        jobs += [
+            self._fresh(messages, schema, rubric, self.seed + index, tally)
+            for index in range(len(choices), self.samples)
+        ]
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        samples = []
+        for outcome in outcomes:
+            if isinstance(outcome, LLMUnavailable):
+                samples.append(_Sample(None, _unavailable(outcome)))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                samples.append(outcome)
+        return samples
+
+    async def _fresh(
+        self, messages: list[Message], schema: type[BaseModel], rubric: Rubric, seed: int, tally: _Tally
+    ) -> _Sample:
+        """One sample in a request of its own (the fallback when `n` was not honoured)."""
+        completion = await self._request(messages, schema, n=1, seed=seed, tally=tally)
+        return await self._settle(messages, schema, rubric, completion.first, seed, tally)
+
+    async def _settle(
+        self,
+        messages: list[Message],
+        schema: type[BaseModel],
+        rubric: Rubric,
+        choice: Choice[BaseModel],
+        seed: int,
+        tally: _Tally,
+    ) -> _Sample:
+        """Turn one choice into a verdict, re-asking this sample alone with the validation errors."""
         conversation = list(messages)
-        usage = Usage()
-        last: Completion[BaseModel] | None = None
-        error = "invalid_verdict: no reply"
-        for attempt in range(1, self.reask_limit + 2):
-            last = await self.client.acomplete(conversation, schema, model=self.model, options=options)
-            usage = usage + self._priced(last.usage, last.model)
-            choice = last.first
+        for attempt in range(self.reask_limit + 1):
             if choice.refused:
-                return Judgement(
-                    verdict=None,
-                    error=choice.error,
-                    attempts=attempt,
-                    usage=usage,
-                    model=last.model,
-                    system_fingerprint=last.system_fingerprint,
-                )
+                return _Sample(None, choice.error)
             problems = [choice.error] if choice.error else []
             verdict = None
             if choice.parsed is not None:
                 verdict = to_verdict(choice.parsed)
                 problems = verdict_problems(verdict, rubric)
-            if not problems and verdict is not None:
-                return Judgement(
-                    verdict=verdict,
-                    attempts=attempt,
-                    usage=usage,
-                    model=last.model,
-                    system_fingerprint=last.system_fingerprint,
-                )
-            error = "invalid_verdict: " + "; ".join(p.replace("\n", "; ") for p in problems if p)
+            if verdict is not None and not problems:
+                return _Sample(self._weighted(verdict, choice, rubric) if self.logprobs else verdict)
+            if attempt == self.reask_limit:
+                break
             conversation = [
                 *conversation,
                 Message(role="assistant", content=choice.raw_text or "(empty reply)"),
                 Message(role="user", content=REASK.format(errors="\n".join(problems))),
             ]
-        return Judgement(
-            verdict=None,
-            error=error[:500],
-            attempts=self.reask_limit + 1,
-            usage=usage,
-            model=last.model if last else None,
-            system_fingerprint=last.system_fingerprint if last else None,
-        )
+            choice = (await self._request(conversation, schema, n=1, seed=seed, tally=tally)).first
+        error = "invalid_verdict: " + "; ".join(p.replace("\n", "; ") for p in problems if p)
+        return _Sample(None, error[:500])
+
+    async def _request(
+        self, messages: list[Message], schema: type[BaseModel], *, n: int, seed: int, tally: _Tally
+    ) -> Completion[BaseModel]:
+        options = RequestOptions(temperature=self.temperature, seed=seed, n=n, logprobs=self.logprobs, store=self.store)
+        tally.requests += 1
+        completion = await self.client.acomplete(messages, schema, model=self.model, options=options)
+        tally.usage = tally.usage + self._priced(completion.usage, completion.model)
+        tally.model = tally.model or completion.model
+        tally.fingerprint = tally.fingerprint or completion.system_fingerprint
+        if not completion.choices:
+            raise LLMUnavailable(f"{self.client.base_url or self.name}: a completion without choices")
+        return completion
+
+    def _weighted(self, verdict: Verdict, choice: Choice[BaseModel], rubric: Rubric) -> Verdict:
+        """The verdict with level probabilities where the choice's logprobs give them (else unchanged)."""
+        probs = level_probs_from_logprobs(choice.logprobs, rubric)
+        if not probs:
+            return verdict
+        criteria = dict(verdict.criteria)
+        for cid, distribution in probs.items():
+            level = round_level(expected_level(distribution))
+            criteria[cid] = criteria[cid].model_copy(update={"level_probs": distribution, "level": level})
+        return verdict.model_copy(update={"criteria": criteria})
+
+    def _level_mode(self, verdict: Verdict) -> str:
+        if not self.logprobs:
+            return LEVEL_MODE_ARGMAX
+        weighted = sum(1 for decided in verdict.criteria.values() if decided.level_probs)
+        if weighted == 0:
+            return LEVEL_MODE_FALLBACK
+        return LEVEL_MODE_LOGPROBS if weighted == len(verdict.criteria) else LEVEL_MODE_PARTIAL
 
     def _priced(self, usage: Usage, served_model: str | None) -> Usage:
         cost = cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens, self.price)
         if cost is None and served_model and served_model != self.model:
             cost = cost_usd(served_model, usage.prompt_tokens, usage.completion_tokens, self.price)
         return usage.model_copy(update={"cost_usd": cost})
+
+
+def _unavailable(exc: LLMUnavailable) -> str:
+    return f"timeout: {exc}" if isinstance(exc, LLMTimeout) else f"llm_unavailable: {exc}"
