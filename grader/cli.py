@@ -216,9 +216,13 @@ def cache_clear() -> None:
 
 
 def _register_subcommands() -> None:
-    from grader import cli_rubric
+    from grader import cli_audit, cli_rubric
 
     cli_rubric.register(app)
+    cli_audit.register(app)
+    from grader import cli_batch
+
+    cli_batch.register(app)
 
 
 _register_subcommands()

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from grader import __version__
 from grader.bank import Bank
@@ -25,12 +26,13 @@ from grader.pricing import Price
 from grader.prompts import PromptRenderer
 from grader.questions import find_question, load_questions
 from grader.rubrics import LoadedRubric, load_rubric
-from grader.scoring import criterion_results, missing_evidence, total_score, verdict_problems
+from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
 from grader.screening import screen_answer
 from grader.tokens import TokenCounter
 
 EVIDENCE_NOT_FOUND = "evidence_not_found"
 ANSWER_TRUNCATED = "answer_truncated"
+LOW_AGREEMENT = "low_agreement"
 
 
 def make_judge(settings: Settings, bank: Bank, client: LLMClient | None = None, price: Price | None = None) -> Judge:
@@ -53,6 +55,7 @@ def make_judge(settings: Settings, bank: Bank, client: LLMClient | None = None, 
         audience=settings.audience,
         shuffle_criteria=settings.shuffle_criteria,
         price=price,
+        logprobs=settings.logprobs,
     )
 
 
@@ -173,7 +176,10 @@ class GradingService:
 
     async def agrade_answer(self, question_id: str, answer: str, *, names: Sequence[str] = ()) -> Grade:
         """Grade one answer (async: batch runs many at once on one client)."""
-        prepared = self.prepare(answer, names)
+        return await self.agrade_prepared(question_id, self.prepare(answer, names))
+
+    async def agrade_prepared(self, question_id: str, prepared: PreparedAnswer) -> Grade:
+        """Grade an answer already prepared (batch prepares first, to look in the cache and price the call)."""
         task = self.task(question_id, prepared)
         key = self.key(question_id, prepared) if self.cache else None
         if self.cache and key:
@@ -209,7 +215,7 @@ class GradingService:
             bank=str(self.bank.root),
             judge=self.judge.name,
             model=judgement.model if self.backend != "offline" else None,
-            base_url=self.settings.base_url if self.backend != "offline" else None,
+            base_url=_public_url(self.settings.base_url) if self.backend != "offline" else None,
             system_fingerprint=judgement.system_fingerprint,
             temperature=self.settings.effective_temperature if self.backend != "offline" else None,
             seed=self.settings.seed if self.backend != "offline" else None,
@@ -234,7 +240,9 @@ class GradingService:
             return Grade(status="ungraded", score=None, flags=_unique(flags), error=error, **common)
         if missing_evidence(verdict, task.answer):
             flags.append(EVIDENCE_NOT_FOUND)
-        return Grade(
+        if disagreeing_criteria(verdict, rubric):
+            flags.append(LOW_AGREEMENT)
+        grade = Grade(
             status="graded",
             score=total_score(verdict, rubric),
             criteria=criterion_results(verdict, rubric),
@@ -242,6 +250,11 @@ class GradingService:
             flags=_unique(flags),
             **common,
         )
+        if self.settings.audience == "candidate":
+            from grader.render import candidate_view
+
+            grade = candidate_view(grade, rubric)
+        return grade
 
     async def aclose(self) -> None:
         """Release the client's connections and the cache."""
@@ -255,3 +268,15 @@ class GradingService:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _public_url(url: str | None) -> str | None:
+    """A base URL fit for results: no user info and no query, where a key may hide."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return None
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

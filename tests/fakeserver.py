@@ -3,7 +3,22 @@
 It serves POST /v1/chat/completions on 127.0.0.1 from a queue of scripted responses; when the queue is
 empty it synthesises a valid verdict from the request's own JSON schema, so batches and benchmarks need
 no scripting. Every request body is logged in `.requests`. Faults are injected either by queueing them
-(`Status`, `Raw`, `Hang`, truncated `Reply` content) or with a seeded `FaultPlan` of rates.
+(`Status`, `Raw`, `Hang`, `Cut`, a `Reply` with bad content, or one of the reply factories below such as
+`wrong_schema` and `refusal`) or with a seeded `FaultPlan` of rates.
+
+The faults a "compatible" server or a flaky API produces, and how to ask for each:
+
+    429 with Retry-After      Status(429, headers={"retry-after": "1"})     FaultPlan(rate_429=, retry_after=)
+    500 / 503                 Status(500) / Status(503)                     rate_500 / rate_503
+    hanging call              Hang(30)                                      rate_hang, hang_seconds
+    slow call                 Hang(0.5)                                     rate_slow, slow_seconds
+    truncated JSON            "truncated" or truncated(body)               rate_truncated
+    invalid JSON (prose)      invalid_json(body)                            rate_invalid_json
+    wrong schema              wrong_schema(body), level_out_of_range(body)  rate_wrong_schema
+    refusal                   refusal(body), content_filter(body)           rate_refusal
+    finish_reason=length      length_cut(body)                              rate_length
+    broken 200 body           BROKEN_BODIES["html" | "empty" | ...]         rate_broken
+    connection cut mid-body   Cut()                                         rate_cut
 
 The shapes follow the OpenAI chat completions API (id, object, created, model, system_fingerprint,
 choices[].message.{role, content, refusal}, finish_reason, usage).
@@ -15,6 +30,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +65,7 @@ class Raw:
     body: bytes
     code: int = 200
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,8 +77,91 @@ class Hang:
 
 
 @dataclass
+class Cut:
+    """A 200 whose body stops before its declared content-length, then the connection closes."""
+
+    body: bytes = b'{"id": "chatcmpl-fake", "object": "chat.completion", "choices": [{"index": 0, "mess'
+    declared: int = 4096
+
+
+def truncated(body: dict[str, Any]) -> Reply:
+    """A valid verdict cut in half: invalid JSON, as from a proxy that drops the end of a stream."""
+    text = json.dumps(synthesise_verdict(body))
+    return Reply(text[: len(text) // 2])
+
+
+def invalid_json(body: dict[str, Any]) -> Reply:
+    """Prose instead of JSON, as from a server that ignores response_format."""
+    return Reply("Sure! Here is my assessment: the candidate deserves 8/10 overall.")
+
+
+def wrong_schema(body: dict[str, Any]) -> Reply:
+    """Valid JSON in a shape of its own (a score, no criteria)."""
+    return Reply({"score": 10, "feedback": "great answer"})
+
+
+def level_out_of_range(body: dict[str, Any]) -> Reply:
+    """The right shape, with a level the rubric does not have."""
+    verdict = synthesise_verdict(body)
+    first = next(iter(verdict["criteria"]))
+    verdict["criteria"][first]["level"] = 99
+    return Reply(verdict)
+
+
+def missing_criterion(body: dict[str, Any]) -> Reply:
+    """The right shape, one criterion short."""
+    verdict = synthesise_verdict(body)
+    verdict["criteria"].pop(next(iter(verdict["criteria"])))
+    return Reply(verdict)
+
+
+def extra_criterion(body: dict[str, Any]) -> Reply:
+    """The right shape, with a criterion the rubric does not have."""
+    verdict = synthesise_verdict(body)
+    verdict["criteria"]["bonus_points"] = {"evidence": [], "rationale": "invented", "level": 3}
+    return Reply(verdict)
+
+
+def refusal(body: dict[str, Any]) -> Reply:
+    """A structured-output refusal (message.refusal set, no content)."""
+    return Reply(None, refusal="I'm sorry, I can't help with that.")
+
+
+def content_filter(body: dict[str, Any]) -> Reply:
+    """A reply stopped by the provider's content filter."""
+    return Reply(None, finish_reason="content_filter")
+
+
+def length_cut(body: dict[str, Any]) -> Reply:
+    """A reply cut at the token limit: finish_reason=length and half a verdict."""
+    reply = truncated(body)
+    reply.finish_reason = "length"
+    return reply
+
+
+BROKEN_BODIES: dict[str, Raw] = {
+    "html": Raw(b"<html><body><h1>502 Bad Gateway</h1></body></html>", 200, "text/html"),
+    "empty": Raw(b""),
+    "choices_null": Raw(b'{"choices": null}'),
+    "choices_empty": Raw(b'{"id": "x", "object": "chat.completion", "choices": []}'),
+    "message_null": Raw(b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": null}]}'),
+    "content_null": Raw(
+        b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop",'
+        b' "message": {"role": "assistant", "content": null}}]}'
+    ),
+    "json_array": Raw(b"[1, 2, 3]"),
+    "not_utf8": Raw(b'{"choices": "' + bytes([0xFF, 0xFE, 0xFD]) + b'"}'),
+    "truncated_body": Raw(b'{"id": "chatcmpl-fake", "object": "chat.completion", "choices": [{"index": 0, "mes'),
+}
+"""200 replies a "compatible" proxy has been seen to send instead of a chat completion."""
+
+
+@dataclass
 class FaultPlan:
-    """Random faults at given rates, reproducible by seed; the rest are synthesised verdicts."""
+    """Random faults at given rates, reproducible by seed; the rest are synthesised verdicts.
+
+    `counts` tallies what was drawn (by fault name, "ok" for a good reply), for benchmarks to report.
+    """
 
     rate_429: float = 0.0
     rate_500: float = 0.0
@@ -71,6 +171,15 @@ class FaultPlan:
     hang_seconds: float = 30.0
     retry_after: str = "0"
     seed: int = 0
+    rate_invalid_json: float = 0.0
+    rate_wrong_schema: float = 0.0
+    rate_refusal: float = 0.0
+    rate_length: float = 0.0
+    rate_broken: float = 0.0
+    rate_slow: float = 0.0
+    slow_seconds: float = 0.5
+    rate_cut: float = 0.0
+    counts: Counter[str] = field(init=False, default_factory=Counter)
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
@@ -81,18 +190,40 @@ class FaultPlan:
         """The fault for the next request, or None for a good reply."""
         with self._lock:
             roll = self._rng.random()
-        edges = [
-            (self.rate_429, Status(429, "Rate limit reached", {"retry-after": self.retry_after})),
-            (self.rate_500, Status(500, "The server had an error")),
-            (self.rate_503, Status(503, "Service unavailable")),
-            (self.rate_truncated, "truncated"),
-            (self.rate_hang, Hang(self.hang_seconds)),
+            broken = self._rng.choice(sorted(BROKEN_BODIES))
+        # The original five come first, so a seed draws the same faults as before the others existed.
+        edges: list[tuple[str, float, Any]] = [
+            ("429", self.rate_429, Status(429, self.rate_limit_message(), {"retry-after": self.retry_after})),
+            ("500", self.rate_500, Status(500, "The server had an error")),
+            ("503", self.rate_503, Status(503, "Service unavailable")),
+            ("truncated", self.rate_truncated, "truncated"),
+            ("hang", self.rate_hang, Hang(self.hang_seconds)),
+            ("invalid_json", self.rate_invalid_json, invalid_json),
+            ("wrong_schema", self.rate_wrong_schema, wrong_schema),
+            ("refusal", self.rate_refusal, refusal),
+            ("length", self.rate_length, length_cut),
+            ("broken:" + broken, self.rate_broken, BROKEN_BODIES[broken]),
+            ("slow", self.rate_slow, Hang(self.slow_seconds)),
+            ("cut", self.rate_cut, Cut()),
         ]
-        for rate, fault in edges:
+        for name, rate, fault in edges:
             if roll < rate:
+                self._tally(name)
                 return fault
             roll -= rate
+        self._tally("ok")
         return None
+
+    def rate_limit_message(self) -> str:
+        """OpenAI's wording, which repeats the Retry-After in the text (clients that see no headers parse it)."""
+        return (
+            "Rate limit reached for gpt-4.1-mini in organization org-fake on requests per min (RPM): "
+            f"Limit 500, Used 500, Requested 1. Please try again in {self.retry_after}s."
+        )
+
+    def _tally(self, name: str) -> None:
+        with self._lock:
+            self.counts[name] += 1
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +286,13 @@ def completion_body(reply: Reply, model: str, n: int = 1) -> dict[str, Any]:
     }
 
 
+def _distinct_choices(payload: dict[str, Any], body: dict[str, Any], policy: LevelPolicy) -> dict[str, Any]:
+    """A completion whose choices after the first carry freshly synthesised verdicts."""
+    for choice in payload["choices"][1:]:
+        choice["message"] = dict(choice["message"], content=json.dumps(synthesise_verdict(body, policy)))
+    return payload
+
+
 class FakeOpenAIServer:
     """The server; use as a context manager or start()/stop()."""
 
@@ -183,7 +321,8 @@ class FakeOpenAIServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def enqueue(self, *responses: Any) -> FakeOpenAIServer:
-        """Queue responses (Reply, Status, Raw, Hang, or a dict sent as a Reply)."""
+        """Queue responses (Reply, Status, Raw, Hang, Cut, "truncated", a dict sent as a Reply, or a
+        callable taking the request body and returning one of these)."""
         with self._lock:
             self.queue.extend(responses)
         return self
@@ -233,6 +372,9 @@ class FakeOpenAIServer:
                     item = item.then
                 if item is None:
                     item = Reply(synthesise_verdict(body, fake.policy))
+                    if n > 1:  # each choice drawn on its own, so a random policy gives distinct samples
+                        self._send(200, _distinct_choices(completion_body(item, model, n), body, fake.policy))
+                        return
                 elif item == "truncated":
                     text = json.dumps(synthesise_verdict(body, fake.policy))
                     item = Reply(text[: len(text) // 2])
@@ -240,17 +382,35 @@ class FakeOpenAIServer:
                     item = Reply(item)
                 elif callable(item):
                     item = item(body)
-                if isinstance(item, Status):
-                    self._send(item.code, {"error": {"message": item.message, "type": "fake", "code": None}}, item.headers)
+                if isinstance(item, Cut):
+                    self._send_cut(item)
+                elif isinstance(item, Status):
+                    self._send(
+                        item.code, {"error": {"message": item.message, "type": "fake", "code": None}}, item.headers
+                    )
                 elif isinstance(item, Raw):
-                    self._send_bytes(item.code, item.body, item.content_type)
+                    self._send_bytes(item.code, item.body, item.content_type, item.headers)
                 else:
                     self._send(200, completion_body(item, model, n))
+
+            def _send_cut(self, item: Cut) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(item.declared))
+                    self.end_headers()
+                    self.wfile.write(item.body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             def _send(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 self._send_bytes(code, json.dumps(payload).encode(), "application/json", headers)
 
-            def _send_bytes(self, code: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            def _send_bytes(
+                self, code: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+            ) -> None:
                 try:
                     self.send_response(code)
                     self.send_header("content-type", content_type)

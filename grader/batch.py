@@ -1,0 +1,406 @@
+"""Grading many answers: transcripts and answer tables in; results.jsonl, summary.json and reports out.
+
+1. Plan: every input is read and matched before any model call, so a file that does not parse stops the
+   batch before it spends anything. Each answer becomes a work item with a stable id (`path#q07`, `path:12`).
+2. Run: `concurrency` workers share one client. An item is prepared (screened, redacted, fitted), looked up
+   in the cache (a hit costs no call), priced against --max-cost, then judged under --timeout. A rate limit
+   or a transient failure puts the item back in the queue after its Retry-After (or a backoff), so the
+   worker takes other work meanwhile instead of sleeping on a slot; while a Retry-After runs, no worker
+   starts a new call. The SDK's own retries are off in a batch: this is the one retry layer.
+3. Each result is appended to results.jsonl as soon as it is known (write, flush, fsync), so a kill loses
+   nothing; `--resume` skips the items already there and repairs a last line cut off by the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from grader import __version__
+from grader.batch_limits import RETRY_AFTER, TRANSIENT, Budget, RateGate, estimate_tokens, price_for, retry_delay
+from grader.errors import ConfigError, GraderError, InputError
+from grader.judges.base import GradingTask, Judgement
+from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
+from grader.models import Grade
+from grader.pricing import Price
+from grader.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
+from grader.service import GradingService, PreparedAnswer
+from grader.transcript import Plan, WorkItem, plan_inputs
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch (the CLI's flags)."""
+
+    out: Path
+    concurrency: int = 8
+    resume: bool = False
+    max_cost: float | None = None
+    price: Price | None = None
+    interviewers: tuple[str, ...] = ()
+    retries: int = 3
+    match_threshold: float = DEFAULT_THRESHOLD
+
+
+class Progress(Protocol):
+    """Where a batch reports progress (the CLI draws a bar on stderr)."""
+
+    def start(self, total: int, done: int) -> None:
+        """The batch has `total` items, `done` of them from an earlier run."""
+
+    def advance(self, record: dict[str, Any]) -> None:
+        """One more result was written."""
+
+    def note(self, message: str) -> None:
+        """Something worth a line (a repaired file, a budget stop)."""
+
+
+class _Silent:
+    def start(self, total: int, done: int) -> None: ...
+    def advance(self, record: dict[str, Any]) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+def plan_batch(paths: Sequence[Path], service: GradingService, options: BatchOptions) -> Plan:
+    """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
+    matcher = QuestionMatcher(service.questions, rubric_hints(service), threshold=options.match_threshold)
+    return plan_inputs(paths, matcher.match, {q.id for q in service.questions}, interviewers=options.interviewers)
+
+
+def rubric_hints(service: GradingService) -> dict[str, RubricHints]:
+    """Tags and criterion descriptions of every rubric, read leniently and fast (libyaml when present).
+
+    These only help matching, so a rubric that does not load just gives none; grading loads and checks
+    each rubric it uses in full.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    hints = {}
+    for question in service.questions:
+        with contextlib.suppress(GraderError, OSError, yaml.YAMLError, UnicodeDecodeError):
+            data = yaml.load(service.bank.rubric_path(question.id).read_text("utf-8"), Loader=loader)  # noqa: S506
+            if isinstance(data, dict):
+                criteria, tags = data.get("criteria"), data.get("tags")
+                descriptions = [str(c.get("description", "")) for c in _list(criteria) if isinstance(c, dict)]
+                hints[question.id] = RubricHints([str(t) for t in _list(tags)], descriptions)
+    return hints
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did."""
+
+    out: Path
+    total: int
+    done_before: int = 0
+    written: int = 0
+    graded: int = 0
+    ungraded: int = 0
+    cached: int = 0
+    judged: int = 0
+    """Items sent to the judge (model calls, unless the offline judge)."""
+    retried: int = 0
+    spent_usd: float | None = None
+    stopped: str | None = None
+    """Set to "over_budget" when --max-cost stopped the batch; the rest is left for --resume."""
+    pending: int = 0
+    repaired: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def unattempted(service: GradingService, question_id: str, error: str) -> Grade:
+    """An ungraded result for an answer that never reached the judge (no answer, an unusable rubric)."""
+    from grader.models import Provenance
+
+    max_score = 0.0
+    with contextlib.suppress(GraderError):
+        max_score = service.rubric(question_id).rubric.max_score
+    provenance = Provenance(grader_version=__version__, judge=service.judge.name, bank=str(service.bank.root),
+                            graded_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))  # fmt: skip
+    return Grade(question_id=question_id, status="ungraded", score=None, max_score=max_score, error=error,
+                 backend=service.backend, provenance=provenance)  # fmt: skip
+
+
+class _DryJudge:
+    """Stands in for the judge in a dry run: it is never asked anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def judge(self, task: GradingTask) -> Judgement:
+        raise AssertionError("a dry run must not call the judge")
+
+
+class BatchRunner:
+    """Runs a plan's items on `concurrency` workers; see the module docstring."""
+
+    def __init__(self, service: GradingService, options: BatchOptions, results: ResultsFile, progress: Progress,
+                 budget: Budget | None = None) -> None:  # fmt: skip
+        """Wire the runner; `run` does the work."""
+        self.service, self.options, self.results, self.progress, self.budget = (
+            service, options, results, progress, budget)  # fmt: skip
+        self.gate = RateGate()
+        self.outcome = BatchOutcome(out=options.out, total=0)
+        s = service.settings
+        self.hard_timeout = s.timeout * (s.reask_limit + 1) + 5.0
+        self._write_lock = asyncio.Lock()
+
+    async def run(self, items: Sequence[WorkItem]) -> None:
+        """Grade every item; returns when all are written, or the budget stopped the rest."""
+        queue: asyncio.Queue[tuple[WorkItem, int] | None] = asyncio.Queue()
+        for item in items:
+            queue.put_nowait((item, 0))
+        remaining = len(items)
+        workers = max(1, min(self.options.concurrency, remaining))
+        loop = asyncio.get_running_loop()
+
+        async def worker() -> None:
+            nonlocal remaining
+            while (entry := await queue.get()) is not None:
+                item, attempt = entry
+                delay = await self._attempt(item, attempt)
+                if delay is not None:
+                    self.outcome.retried += 1
+                    loop.call_later(delay, queue.put_nowait, (item, attempt + 1))
+                    continue
+                remaining -= 1
+                if remaining == 0:
+                    for _ in range(workers):
+                        queue.put_nowait(None)
+
+        if remaining:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+
+    async def _attempt(self, item: WorkItem, attempt: int) -> float | None:
+        """Grade one item; a delay when it should be tried again later, else None (written or dropped)."""
+        service = self.service
+        if self.outcome.stopped:
+            self.outcome.pending += 1
+            return None
+        if not item.answer.strip():
+            grade = unattempted(service, item.question_id, "no_answer: the candidate gave no answer")
+            await self._write(item, grade, "")
+            return None
+        try:
+            prepared = service.prepare(item.answer, [item.candidate] if item.candidate else [])
+            task = service.task(item.question_id, prepared)
+        except GraderError as exc:
+            code = "invalid_input" if isinstance(exc, InputError) else "bank_error"  # e.g. a rubric that fails
+            await self._write(item, unattempted(service, item.question_id, f"{code}: {exc}"), item.answer)
+            return None
+        if service.cache is not None:
+            cached = service.cache.get(service.key(item.question_id, prepared))
+            if cached is not None:
+                cached.provenance.cached = True
+                self.outcome.cached += 1
+                await self._write(item, cached, prepared.text)
+                return None
+        reserved = 0.0
+        if self.budget is not None:
+            estimate = self.budget.reserve(*estimate_tokens(service, task))
+            if estimate is None:
+                self.outcome.stopped = "over_budget"
+                self.outcome.pending += 1
+                self.progress.note("--max-cost reached: no new calls; the rest is left for --resume")
+                return None
+            reserved = estimate
+        await self.gate.wait()
+        grade = await self._judge(item, task, prepared)
+        if self.budget is not None:
+            self.budget.settle(reserved, grade)
+        error = grade.error or ""
+        # A timeout is retried once at most: a hanging server must not hold a worker for long.
+        limit = 1 if error.startswith("timeout:") else self.options.retries
+        if grade.status == "ungraded" and TRANSIENT.match(error) and attempt < min(limit, self.options.retries):
+            delay = retry_delay(error, attempt)
+            if error.startswith("llm_unavailable: 429") or RETRY_AFTER.search(error):
+                self.gate.hold(delay)
+            return delay
+        self.outcome.judged += 1
+        await self._write(item, grade, prepared.text)
+        return None
+
+    async def _judge(self, item: WorkItem, task: GradingTask, prepared: PreparedAnswer) -> Grade:
+        try:
+            return await asyncio.wait_for(self.service.agrade_prepared(item.question_id, prepared), self.hard_timeout)
+        except TimeoutError:
+            limit = self.service.settings.timeout
+            message = f"timeout: no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
+            judgement = Judgement(verdict=None, error=message, model=self.service.settings.model)
+            return self.service.build_grade(task, prepared, judgement)
+
+    async def _write(self, item: WorkItem, grade: Grade, answer: str) -> None:
+        record = result_record(item, grade, answer, self.options.match_threshold)
+        async with self._write_lock:  # fsync off the event loop, one line at a time
+            await asyncio.to_thread(self.results.append, record)
+        self.outcome.written += 1
+        if grade.status == "graded":
+            self.outcome.graded += 1
+        else:
+            self.outcome.ungraded += 1
+        self.progress.advance(record)
+
+
+def _service(settings: Any, options: BatchOptions, client: Any = None, judge: Any = None) -> GradingService:
+    # The batch is the one retry layer (it can release the slot while waiting); the SDK's own retries would
+    # sleep inside the call and hold it.
+    return GradingService(settings.with_overrides(max_retries=0), client=client, judge=judge, price=options.price)
+
+
+def _budget(service: GradingService, options: BatchOptions) -> Budget | None:
+    if options.max_cost is None:
+        return None
+    if service.backend == "offline":
+        return None  # the offline judge costs nothing
+    price = price_for(service.settings.model, options.price)
+    if price is None:
+        raise ConfigError(
+            f"--max-cost needs the price of {service.settings.model!r}, which genai-prices does not list: "
+            "pass --price-in and --price-out (USD per million tokens)"
+        )
+    return Budget(options.max_cost, price)
+
+
+async def arun_batch(
+    paths: Sequence[Path],
+    settings: Any,
+    options: BatchOptions,
+    *,
+    progress: Progress | None = None,
+    client: Any = None,
+    judge: Any = None,
+) -> BatchOutcome:
+    """Plan, grade and report a batch (see run_batch)."""
+    progress = progress or _Silent()
+    check_out_dir(options.out, options.resume)
+    service = _service(settings, options, client, judge)
+    try:
+        budget = _budget(service, options)
+        plan = plan_batch(paths, service, options)
+        with locked(options.out):
+            path = options.out / RESULTS
+            records, repaired = read_results(path)
+            if repaired:
+                progress.note(f"{path}: the last line was cut off (killed mid-write); removed it, will redo it")
+            done = {r.get("item") for r in records}
+            todo = [item for item in plan.items if item.item_id not in done]
+            _warm_up(service, todo)
+            progress.start(len(plan.items), len(plan.items) - len(todo))
+            results = ResultsFile(path)
+            runner = BatchRunner(service, options, results, progress, budget)
+            runner.outcome.total, runner.outcome.done_before = len(plan.items), len(plan.items) - len(todo)
+            runner.outcome.repaired = repaired
+            try:
+                await runner.run(todo)
+            finally:
+                results.close()
+                all_records, _ = read_results(path, repair=False)
+                outcome = runner.outcome
+                outcome.spent_usd = budget.spent if budget else _spent(all_records)
+                run = {
+                    "backend": service.backend,
+                    "model": None if service.backend == "offline" else settings.model,
+                    "grader_version": __version__,
+                    "stopped": outcome.stopped,
+                    "spent_usd": outcome.spent_usd,
+                }
+                questions = {q.id: q.question for q in service.questions}
+                outcome.summary = write_reports(options.out, all_records, plan, questions, run)
+            return outcome
+    finally:
+        await service.aclose()
+
+
+def _warm_up(service: GradingService, items: Sequence[WorkItem]) -> None:
+    """Load the token table and the rubrics before the first call, so no worker stalls the others on them."""
+    if not items:
+        return
+    service.counter.count("warm up")
+    for question_id in dict.fromkeys(item.question_id for item in items):
+        with contextlib.suppress(GraderError):  # reported per answer when it is graded
+            service.rubric(question_id)
+
+
+def _spent(records: Sequence[dict[str, Any]]) -> float | None:
+    costs = [r["usage"]["cost_usd"] for r in records if (r.get("usage") or {}).get("cost_usd") is not None]
+    return round(sum(costs), 6) if costs else None
+
+
+def run_batch(paths: Sequence[Path], settings: Any, options: BatchOptions, **kwargs: Any) -> BatchOutcome:
+    """Grade every answer in the inputs into options.out (see the module docstring)."""
+    return asyncio.run(arun_batch(paths, settings, options, **kwargs))
+
+
+# --- dry run ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DryRun:
+    """What a batch would send, without sending it."""
+
+    items: int
+    done: int
+    cached: int
+    to_call: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    price: Price | None
+    model: str
+    backend: str
+    token_method: str
+    plan: Plan
+    problems: list[str] = field(default_factory=list)
+
+
+def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
+    """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
+    backend = "offline" if settings.resolved_backend == "offline" else "openai"
+    service = GradingService(settings, judge=_DryJudge(backend), price=options.price)
+    try:
+        plan = plan_batch(paths, service, options)
+        records, _ = read_results(options.out / RESULTS, repair=False) if options.resume else ([], False)
+        done = {r.get("item") for r in records}
+        report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
+                        cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
+                        backend=backend, token_method=service.counter.method, plan=plan)  # fmt: skip
+        for item in plan.items:
+            if item.item_id in done:
+                report.done += 1
+                continue
+            if not item.answer.strip():
+                continue
+            try:
+                prepared = service.prepare(item.answer, [item.candidate] if item.candidate else [])
+                task = service.task(item.question_id, prepared)
+            except GraderError as exc:
+                report.problems.append(f"{item.item_id}: {exc}")
+                continue
+            if service.cache is not None and service.cache.get(service.key(item.question_id, prepared)):
+                report.cached += 1
+                continue
+            prompt, completion = estimate_tokens(service, task)
+            report.to_call += 1
+            report.prompt_tokens += prompt
+            report.completion_tokens += completion
+        if report.price is not None and backend != "offline":
+            report.cost_usd = round(report.price.cost(report.prompt_tokens, report.completion_tokens), 6)
+        elif backend == "offline":
+            report.cost_usd = 0.0
+        return report
+    finally:
+        if service.cache is not None:
+            service.cache.close()

@@ -1,0 +1,108 @@
+"""What limits a batch: the --max-cost budget (token estimates and prices) and the server's rate limits.
+
+A call starts only if what is spent, what is in flight and its own estimate fit the budget; prompt tokens
+are counted with tiktoken on the rendered messages and schema, completion tokens estimated per criterion
+(never below the longest completion seen). A rate limit's Retry-After (or a backoff) closes a gate that
+every worker waits at before its next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+
+from grader.judges.base import GradingTask
+from grader.models import Grade
+from grader.pricing import Price, known_price
+from grader.service import GradingService
+
+COMPLETION_TOKENS_PRIOR = (150, 80)
+"""Expected completion tokens of one verdict: a base plus this much per criterion (for dry runs and budgets)."""
+RETRY_AFTER = re.compile(r"(?:retry[- ]after|try again in)\D{0,3}(\d+(?:\.\d+)?)\s*(ms|s\b|sec|seconds)?", re.I)
+TRANSIENT = re.compile(r"^(?:llm_unavailable: (?:429|5\d\d|cannot connect|error from)|timeout:)")
+
+
+def price_for(model: str, override: Price | None) -> Price | None:
+    """--price-in/--price-out, else the listed price of the model, else None."""
+    return override or known_price(model)
+
+
+_SCHEMA_TOKENS: dict[tuple[str, str], int] = {}
+
+
+def estimate_tokens(service: GradingService, task: GradingTask) -> tuple[int, int]:
+    """(prompt, completion) tokens one judgement of this task will use, all samples included."""
+    from grader.judges.llm import verdict_model
+    from grader.prompts import PromptRenderer
+
+    render = getattr(service.judge, "render", None)
+    messages = render(task) if callable(render) else None
+    if messages is None:
+        renderer = PromptRenderer(service.bank.prompts_dir)
+        messages = renderer.render(task.question, task.rubric, task.answer, examples=task.examples,
+                                   audience=service.settings.audience).messages  # fmt: skip
+    key = (task.rubric.question_id, service.rubric(task.rubric.question_id).sha256)
+    if key not in _SCHEMA_TOKENS:  # the schema goes with every request too; it depends on the rubric alone
+        _SCHEMA_TOKENS[key] = service.counter.count(json.dumps(verdict_model(task.rubric).model_json_schema()))
+    prompt = sum(service.counter.count(m.content) + 4 for m in messages) + _SCHEMA_TOKENS[key]
+    base, per_criterion = COMPLETION_TOKENS_PRIOR
+    completion = base + per_criterion * len(task.rubric.criteria)
+    samples = service.settings.samples
+    return prompt * samples, completion * samples
+
+
+class Budget:
+    """--max-cost: a call starts only if what is spent, what is in flight and its own estimate fit."""
+
+    def __init__(self, limit: float, price: Price) -> None:
+        """A budget of `limit` USD at `price`."""
+        self.limit, self.price = limit, price
+        self.spent = self.reserved = 0.0
+        self.max_completion = 0
+
+    def reserve(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Reserve the estimated cost of a call; None when it would not fit."""
+        estimate = self.price.cost(prompt_tokens, max(completion_tokens, self.max_completion))
+        if self.spent + self.reserved + estimate > self.limit:
+            return None
+        self.reserved += estimate
+        return estimate
+
+    def settle(self, reserved: float, grade: Grade) -> None:
+        """Replace a reservation by what the call cost."""
+        self.reserved -= reserved
+        cost = grade.usage.cost_usd
+        if cost is None:  # unknown: a server that reports no usage still charged, a refused call did not
+            cost = reserved if grade.status == "graded" or grade.usage.prompt_tokens else 0.0
+        self.spent += cost
+        self.max_completion = max(self.max_completion, grade.usage.completion_tokens or 0)
+
+
+def retry_delay(error: str, attempt: int) -> float:
+    """Seconds before trying a transient failure again: Retry-After when the error gives one, else a backoff."""
+    found = RETRY_AFTER.search(error)
+    if found:
+        value = float(found.group(1))
+        return min(120.0, value / 1000 if (found.group(2) or "").lower() == "ms" else value)  # the SDK's own cap
+    backoff: float = min(30.0, 0.5 * 2**attempt)
+    return backoff * (0.75 + random.random() / 2)
+
+
+class RateGate:
+    """While a server's Retry-After runs, nobody starts a call."""
+
+    def __init__(self) -> None:
+        """Open."""
+        self.until = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """Close the gate for this many seconds (never shortening a longer hold)."""
+        self.until = max(self.until, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        """Return once the gate is open."""
+        while (left := self.until - time.monotonic()) > 0:
+            await asyncio.sleep(left)
