@@ -73,6 +73,9 @@ class Bank:
         return own if own.is_dir() else shipped_bank_root() / "prompts"
 
     def examples_path(self, question_id: str) -> Path:
-        """examples/<id>.jsonl: graded answers of this question that the judges may learn from."""
+        """graded/<id>.jsonl: answers to this question already graded by people, that judges may learn from.
+
+        Not examples/: in the repository that folder holds sample answers for the README.
+        """
         self.rubric_path(question_id)
-        return self.file("examples", f"{question_id}.jsonl")
+        return self.file("graded", f"{question_id}.jsonl")

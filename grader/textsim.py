@@ -7,12 +7,15 @@ same function is applied to both sides, so its mistakes mostly cancel out.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 STOP_WORDS = frozenset(
     """
@@ -61,9 +64,12 @@ SYNONYMS: Mapping[str, str] = {
     r"stable\s+diffusion": "stablediffusion",
     r"\bgpus?\b|graphics\s+processing\s+units?": "gpu",
 }
-_SYNONYM_RE = [(re.compile(rf"\b(?:{pattern})\b"), f" {token} ") for pattern, token in SYNONYMS.items()]
+# One alternation, so folding is a single pass; at a given position the earlier (longer) pattern wins.
+_SYNONYM_RE = re.compile("|".join(rf"\b(?P<s{i}>{pattern})\b" for i, pattern in enumerate(SYNONYMS)))
+_SYNONYM_TOKENS = {f"s{i}": f" {token} " for i, token in enumerate(SYNONYMS.values())}
 _GREEK = str.maketrans({"μ": " mu ", "σ": " sigma ", "ε": " epsilon ", "θ": " theta ", "φ": " phi ", "∇": " grad "})
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_NOT = re.compile(r"n['\u2019]t\b")
 
 # (suffix, replacement, minimum stem length left); the first that applies wins.
 _SUFFIXES: tuple[tuple[str, str, int], ...] = (
@@ -77,6 +83,7 @@ _SUFFIXES: tuple[tuple[str, str, int], ...] = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light, deterministic suffix-stripping stem ("encoders", "encoding", "encoded" -> "encod")."""
     if len(word) <= 3 or not word.isalpha():
@@ -95,9 +102,8 @@ def stem(word: str) -> str:
 def fold(text: str) -> str:
     """Case, Unicode and synonym folding applied before tokenising."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_GREEK)
-    for pattern, token in _SYNONYM_RE:
-        text = pattern.sub(token, text)
-    return text
+    text = _NOT.sub(" not", text)
+    return _SYNONYM_RE.sub(lambda m: _SYNONYM_TOKENS[m.lastgroup or ""], text)
 
 
 def tokens(text: str) -> list[str]:
@@ -110,6 +116,26 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+NEGATIONS = frozenset("not no never none neither nor without cannot".split())
+NEGATION_SCOPE = 4
+"""Content words after a negation that it is taken to cover (within its clause)."""
+_CLAUSE = re.compile(r"[,;:.!?()\[\]]")
+
+
+def negated_tokens(text: str) -> list[tuple[str, bool]]:
+    """Content tokens as `tokens` gives them, each with whether a negation shortly before it covers it."""
+    out = []
+    for clause in _CLAUSE.split(fold(text)):
+        scope = 0
+        for word in _WORD.findall(clause):
+            if word in NEGATIONS:
+                scope = NEGATION_SCOPE
+            elif not (word in STOP_WORDS or (len(word) == 1 and not word.isdigit())):
+                out.append((stem(word), scope > 0))
+                scope = max(0, scope - 1)
+    return out
+
+
 @dataclass(frozen=True)
 class Span:
     """A sentence-like piece of a text, with where it sits in the original string."""
@@ -119,7 +145,8 @@ class Span:
     text: str
 
 
-_BREAK = re.compile(r"(?<=[.!?;])\s+|\n\s*(?:[-*•]|\d+[.)])?\s*|(?<=:)\s*\n")
+# Sentence ends, blank lines, and line starts that open a bullet; a bare line break is hard wrapping, not a break.
+_BREAK = re.compile(r"(?<=[.!?;])\s+|\n\s*\n\s*|\n\s*(?:[-*•]|\d+[.)])\s+|(?<=:)\s*\n\s*")
 
 
 def sentences(text: str, max_chars: int = 400) -> list[Span]:
@@ -154,6 +181,20 @@ def _add_span(spans: list[Span], text: str, start: int, end: int, max_chars: int
         spans.append(Span(start, end, text[start:end]))
 
 
+def letter_grams(words: Iterable[str], n: int = 3) -> set[str]:
+    """Letter n-grams of words padded with `#`, so "parameterise" and "parametrize" still share most."""
+    grams: set[str] = set()
+    for word in words:
+        grams.update(_word_grams(word, n))
+    return grams
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_grams(word: str, n: int) -> tuple[str, ...]:
+    padded = f"#{word}#"
+    return tuple(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+
+
 def idf_weights(documents: Iterable[Iterable[str]]) -> dict[str, float]:
     """Smoothed inverse document frequency of each token over some token lists."""
     frequency: Counter[str] = Counter()
@@ -175,16 +216,140 @@ def tfidf(token_list: Sequence[str], idf: Mapping[str, float], default_idf: floa
     return {t: v / norm for t, v in vector.items()} if norm else {}
 
 
+@dataclass(frozen=True)
+class Window:
+    """One or two consecutive sentences of a passage: where a key point may be made."""
+
+    first: int
+    """Index of its first sentence."""
+    words: frozenset[str]
+    grams: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A text analysed once for every key point, claim and neighbour that looks at it."""
+
+    text: str
+    spans: list[Span]
+    span_tokens: list[list[str]]
+    span_negated: list[list[bool]]
+    """Per sentence token, whether a negation covers it."""
+    windows: list[Window]
+    words: frozenset[str]
+    grams: frozenset[str]
+    bag: list[str]
+    """Every token in order, then every letter trigram: the features of TF-IDF neighbours."""
+    windows_with: dict[str, list[int]]
+    """Token -> indexes of the windows holding it (so a key point only visits windows it shares words with)."""
+
+
+def passage(text: str) -> Passage:
+    """Analyse a text: sentences, their tokens, one- and two-sentence windows, words and trigrams."""
+    spans = sentences(text)
+    tagged = [negated_tokens(s.text) for s in spans]
+    span_tokens = [[t for t, _ in ts] for ts in tagged]
+    span_words = [frozenset(t) for t in span_tokens]
+    span_grams = [frozenset(letter_grams(w)) for w in span_words]
+    windows = [Window(i, w, g) for i, (w, g) in enumerate(zip(span_words, span_grams, strict=True))]
+    windows += [
+        Window(i, span_words[i] | span_words[i + 1], span_grams[i] | span_grams[i + 1]) for i in range(len(spans) - 1)
+    ]
+    all_tokens = [t for ts in span_tokens for t in ts]
+    words = frozenset(all_tokens)
+    grams = frozenset(letter_grams(words))
+    negated = [[n for _, n in ts] for ts in tagged]
+    windows_with: dict[str, list[int]] = {}
+    for number, window in enumerate(windows):
+        for word in window.words:
+            windows_with.setdefault(word, []).append(number)
+    bag = all_tokens + sorted(grams)
+    return Passage(text, spans, span_tokens, negated, windows, words, grams, bag, windows_with)
+
+
+class OrderedMatch(NamedTuple):
+    """The best in-order match of some needed tokens inside a token list."""
+
+    score: float
+    """Weighted share of the needed tokens matched."""
+    pairs: list[tuple[int, int]]
+    """(index in needed, index in present) of each matched token."""
+
+
+def ordered_recall(needed: Sequence[tuple[str, float]], present: Sequence[str]) -> OrderedMatch:
+    """Weighted share of `needed` tokens found in `present` in the same order (a weighted LCS).
+
+    Order is what separates "the discriminator produces samples" from "the generator produces samples that
+    the discriminator judges", which share their words.
+    """
+    total = sum(w for _, w in needed)
+    if total <= 0 or not present:
+        return OrderedMatch(0.0, [])
+    rows, cols = len(needed), len(present)
+    best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
+    for i, (token, weight) in enumerate(needed, start=1):
+        above, here = best[i - 1], best[i]
+        for j, other in enumerate(present, start=1):
+            here[j] = above[j - 1] + weight if token == other else max(above[j], here[j - 1])
+    pairs = []
+    i, j = rows, cols
+    while i and j:
+        if needed[i - 1][0] == present[j - 1] and best[i][j] == best[i - 1][j - 1] + needed[i - 1][1]:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif best[i - 1][j] >= best[i][j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    return OrderedMatch(best[rows][cols] / total, pairs[::-1])
+
+
+class Neighbours:
+    """Graded texts as TF-IDF vectors; estimates a score from the most similar ones."""
+
+    def __init__(self, bags: Sequence[Sequence[str]], scores: Sequence[float]) -> None:
+        """Index token bags (see Passage.bag) with their scores; IDF comes from these bags alone."""
+        self.idf = idf_weights(bags)
+        self.default_idf = max(self.idf.values(), default=1.0)
+        self.vectors = [tfidf(b, self.idf, self.default_idf) for b in bags]
+        self.keys = [frozenset(v) for v in self.vectors]
+        self.scores = list(scores)
+
+    def estimate(self, bag: Sequence[str], k: int, power: float) -> float:
+        """Similarity-weighted mean score of the k nearest texts (weights: cosine to `power`)."""
+        vector = tfidf(bag, self.idf, self.default_idf)
+        keys = frozenset(vector)
+        get = vector.__getitem__
+        sims: list[tuple[float, int]] = []
+        for i, (other, other_keys) in enumerate(zip(self.vectors, self.keys, strict=True)):
+            # Set intersection and products run in C: this is the inner loop of grading with examples.
+            common = keys & other_keys
+            dot: float = sum(map(operator.mul, map(get, common), map(other.__getitem__, common)))
+            sims.append((dot, i))
+        sims.sort(key=lambda s: (-s[0], s[1]))
+        nearest = sims[: max(1, k)]
+        weights = [math.pow(max(sim, 0.0), power) + 1e-9 for sim, _ in nearest]
+        return sum(w * self.scores[i] for w, (_, i) in zip(weights, nearest, strict=True)) / sum(weights)
+
+
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Dot product of two unit vectors (0 when either is empty)."""
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
+    # Intersection and products run in C (map over builtins): this is the inner loop of the neighbours.
+    common = a.keys() & b.keys()
+    dot: float = sum(map(operator.mul, map(a.__getitem__, common), map(b.__getitem__, common)))
+    return dot
 
 
-def weighted_recall(needed: Mapping[str, float], present: set[str] | frozenset[str]) -> float:
-    """Share of the weight of `needed` tokens that occur in `present` (0 when nothing is needed)."""
-    total = sum(needed.values())
+def weighted_recall(
+    needed: Mapping[str, float], present: set[str] | frozenset[str], total: float | None = None
+) -> float:
+    """Share of the weight of `needed` tokens that occur in `present` (0 when nothing is needed).
+
+    `total` is the sum of the needed weights, when the caller has it already (hot loops).
+    """
+    if total is None:
+        total = sum(needed.values())
     if total <= 0:
         return 0.0
-    return sum(w for t, w in needed.items() if t in present) / total
+    found: float = sum(map(needed.__getitem__, needed.keys() & present))
+    return found / total
