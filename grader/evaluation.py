@@ -63,9 +63,13 @@ def exclude_evaluated(examples: Sequence[ScoredRow], evaluated: Sequence[ScoredR
 
 
 def tasks_for(
-    rows: Sequence[ScoredRow], rubric_for: RubricSource
+    rows: Sequence[ScoredRow], rubric_for: RubricSource, examples: Sequence[ScoredRow] = ()
 ) -> tuple[dict[str, tuple[Question, Rubric]], dict[str, float]]:
-    """Question and rubric per question key (bank rubric or reference rubric), and score_max per key."""
+    """Question and rubric per question key (bank rubric or reference rubric), and the default score_max per key.
+
+    Without a rubric, the default score_max is the largest score seen for the question in the rows and the
+    examples together, so both are put on the same scale.
+    """
     rubrics: dict[str, tuple[Question, Rubric]] = {}
     for row in rows:
         if row.key in rubrics:
@@ -73,7 +77,7 @@ def tasks_for(
         if row.question_id is not None:
             rubrics[row.key] = rubric_for(row.question_id)
     bank_max = {key: rubric.max_score for key, (_, rubric) in rubrics.items()}
-    maxima = score_maxima(rows, bank_max)
+    maxima = score_maxima([*rows, *examples], bank_max)
     for row in rows:
         if row.key not in rubrics:
             question = synthetic_question(row.key)
@@ -109,9 +113,8 @@ async def arun_eval(
         The agreement overall and per question, with every item.
     """
     kept, excluded = exclude_evaluated(examples, rows)
-    rubrics, maxima = tasks_for(rows, rubric_for)
-    example_maxima = score_maxima(kept, {k: r.max_score for k, (_, r) in rubrics.items()})
-    graded_examples = group_examples(kept, example_maxima)
+    rubrics, maxima = tasks_for(rows, rubric_for, kept)
+    graded_examples = group_examples(kept, maxima)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(row: ScoredRow) -> EvalItem:

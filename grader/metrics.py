@@ -1,8 +1,9 @@
 """Agreement between a grader and human scores: correlations, kappa, errors, bootstrap intervals.
 
-Pure functions over plain sequences of floats. Hostile input never crashes and never yields NaN: a
-statistic that is undefined (fewer than two pairs, a constant side, NaN values) is None. Pairs with a NaN
-on either side are dropped before anything is computed; `Agreement.n` counts the pairs kept.
+Pure functions over plain sequences of floats (plus the small ridge line the offline judge fits to graded
+answers). Hostile input never crashes and never yields NaN: a statistic that is undefined (fewer than two
+pairs, a constant side, NaN values) is None. Pairs with a NaN on either side are dropped before anything is
+computed; `Agreement.n` counts the pairs kept.
 """
 
 from __future__ import annotations
@@ -209,3 +210,20 @@ def agreement(
         mean_grader=math.fsum(grader) / n if n else None,
         ci=ci if resamples else {},
     )
+
+
+def ridge_line(x: Sequence[float], y: Sequence[float], strength: float) -> tuple[float, float]:
+    """Least-squares line y = a + b·x, pulled towards a = 0, b = 1 by `strength` pseudo-observations.
+
+    With no data (or strength 0 and a constant x) the identity line (0, 1) is returned.
+    """
+    sx, sy = math.fsum(x), math.fsum(y)
+    sxx = math.fsum(v * v for v in x)
+    sxy = math.fsum(u * v for u, v in zip(x, y, strict=True))
+    # Normal equations of Σ(y - a - b·x)² + λ·a² + λ·(b - 1)², solved by Cramer's rule.
+    a11, a12, a22 = len(x) + strength, sx, sxx + strength
+    b1, b2 = sy, sxy + strength
+    det = a11 * a22 - a12 * a12
+    if abs(det) < 1e-12:
+        return 0.0, 1.0
+    return (b1 * a22 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det

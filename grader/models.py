@@ -14,9 +14,9 @@ _N = TypeVar("_N", int, float)
 
 
 class StrictModel(BaseModel):
-    """Base for hand-written bank files: unknown keys are errors."""
+    """Base for hand-written bank files: unknown keys are errors, and so are .inf and .nan (no score survives them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Question(StrictModel):

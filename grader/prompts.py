@@ -41,6 +41,28 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with `*` and `**` bounded: a one-line template must not allocate gigabytes.
+
+    The sandbox already blocks attribute escapes and huge ranges; it leaves sequence repetition and powers
+    alone, so `{{ "x" * 10**10 }}` in a hostile bank would exhaust memory.
+    """
+
+    intercepted_binops = frozenset(["*", "**"])
+    max_size = 1_000_000
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
+                    if len(seq) * times > self.max_size:
+                        raise jinja2.exceptions.SecurityError(f"repetition longer than {self.max_size} items")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if max(left.bit_length(), 1) * abs(right) > self.max_size * 8:
+                raise jinja2.exceptions.SecurityError("power too large")
+        return super().call_binop(context, operator, left, right)
+
+
 @dataclass(frozen=True)
 class RenderedPrompt:
     """The messages for one grading request and the hash of the templates that made them."""
@@ -67,7 +89,7 @@ class PromptRenderer:
     def __init__(self, prompts_dir: Path) -> None:
         """Load templates from prompts_dir (grade.system.j2 and grade.user.j2)."""
         self.prompts_dir = prompts_dir
-        self._env = SandboxedEnvironment(
+        self._env = _BoundedSandbox(
             loader=_ConfinedLoader(str(prompts_dir)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -78,7 +100,10 @@ class PromptRenderer:
     def template_files(self) -> list[Path]:
         """The template files a grading prompt uses (the two entry points and what they include)."""
         names = sorted({SYSTEM_TEMPLATE, USER_TEMPLATE} | _referenced(self._env, [SYSTEM_TEMPLATE, USER_TEMPLATE]))
-        return [self.prompts_dir / name for name in names]
+        root = self.prompts_dir.resolve()
+        # A reference that leaves the folder ("/dev/zero", "../x") is no template of ours: rendering refuses it,
+        # and hashing must not read it.
+        return [path for path in (self.prompts_dir / name for name in names) if path.resolve().is_relative_to(root)]
 
     def sha256(self) -> str:
         """sha256 over the names and bytes of the template files used (computed once per renderer)."""
@@ -90,7 +115,10 @@ class PromptRenderer:
         digest = hashlib.sha256()
         for path in self.template_files():
             try:
-                data = path.read_bytes()
+                if path.exists() and not path.is_file():
+                    raise PromptError(f"{path}: not a regular file")
+                with path.open("rb") as handle:
+                    data = handle.read(MAX_TEMPLATE_BYTES + 1)
             except OSError as exc:
                 raise PromptError(f"{path}: cannot read: {exc.strerror}") from None
             digest.update(path.name.encode() + b"\0" + data + b"\0")
@@ -150,6 +178,8 @@ class PromptRenderer:
             raise PromptError(f"{where}: unsafe template: {exc}") from None
         except (jinja2.TemplateError, RecursionError) as exc:
             raise PromptError(f"{where}: {exc}") from None
+        except (OverflowError, MemoryError) as exc:
+            raise PromptError(f"{where}: too large to render: {exc}"[:300]) from None
 
 
 def _referenced(env: jinja2.Environment, names: list[str]) -> set[str]:

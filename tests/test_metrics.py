@@ -18,6 +18,7 @@ from grader.metrics import (
     pearson,
     qwk,
     ranks,
+    ridge_line,
     spearman,
     to_bin,
 )
@@ -181,3 +182,23 @@ def test_agreement_collects_every_figure() -> None:
     assert sum(map(sum, result.confusion)) == 6
     assert result.mean_grader == pytest.approx(sum(grader) / 6)
     assert agreement(human, grader, resamples=0).ci == {}
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "strength", "expected"),
+    [
+        pytest.param([0.0, 1.0], [1.0, 3.0], 0.0, (1.0, 2.0), id="exact_fit"),
+        pytest.param([], [], 5.0, (0.0, 1.0), id="no_data_is_identity"),
+        pytest.param([0.5, 0.5], [0.1, 0.9], 0.0, (0.0, 1.0), id="constant_x_unregularised"),
+        pytest.param([0.0, 1.0], [1.0, 3.0], 1e9, (0.0, 1.0), id="strong_prior_is_identity"),
+    ],
+)
+def test_ridge_line(x: list[float], y: list[float], strength: float, expected: tuple[float, float]) -> None:
+    assert ridge_line(x, y, strength) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ridge_line_shrinks_towards_identity() -> None:
+    x, y = [0.0, 0.5, 1.0], [0.5, 0.5, 0.5]
+    free, pulled = ridge_line(x, y, 0.0), ridge_line(x, y, 3.0)
+    assert free == pytest.approx((0.5, 0.0))
+    assert 0.0 < pulled[1] < 1.0

@@ -29,7 +29,9 @@ def build(reference: str = REFERENCE, max_score: float = 3.0) -> Rubric:
         pytest.param(REFERENCE, 3, id="three_sentences"),
         pytest.param(" ".join(f"Point {n} is about topic{n}." for n in range(10)), MAX_CRITERIA, id="ten_sentences"),
         pytest.param("- first bullet point\n- second bullet point\n- third one", 3, id="bullets"),
-        pytest.param("Der Handschlag synchronisiert die Sequenznummern. Er schützt vor alten Duplikaten.", 2, id="german"),
+        pytest.param(
+            "Der Handschlag synchronisiert die Sequenznummern. Er schützt vor alten Duplikaten.", 2, id="german"
+        ),
         pytest.param("握手用于同步序列号", 1, id="chinese_no_spaces"),
         pytest.param("It is what it is. Sequence numbers are agreed.", 2, id="stop_words_only_sentence"),
     ],

@@ -27,6 +27,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Parameters some models or servers refuse (reasoning models refuse temperature; some proxies refuse
 # seed or store): on a 400 naming one, it is dropped for the rest of the run and the request sent again.
 _OPTIONAL_PARAMS = ("temperature", "seed", "store", "logprobs", "top_logprobs", "n", "max_completion_tokens")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{12,}")
 
 
 def safe_url(url: str | None) -> str:
@@ -37,6 +38,17 @@ def safe_url(url: str | None) -> str:
     host = parts.hostname or ""
     netloc = host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _check_base_url(url: str) -> None:
+    """Refuse a base URL the SDK would crash on; the message never echoes the URL (it may hold a key)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError("--base-url is not a valid URL (bad host or port); e.g. http://localhost:8000/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("--base-url must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1")
 
 
 class OpenAIClient:
@@ -58,6 +70,8 @@ class OpenAIClient:
             raise ConfigError("No API key: set OPENAI_API_KEY, or pass --base-url for a local server")
         from grader.config import PLACEHOLDER_KEY
 
+        if settings.base_url:
+            _check_base_url(settings.base_url)
         sdk = openai.AsyncOpenAI(
             api_key=str(settings.api_key) if settings.api_key else PLACEHOLDER_KEY,
             base_url=settings.base_url,
@@ -115,14 +129,23 @@ class OpenAIClient:
         if isinstance(exc, openai.AuthenticationError):
             return ConfigError(f"OPENAI_API_KEY rejected by {self.base_url} (401); set a valid key or --base-url")
         if isinstance(exc, openai.NotFoundError):
-            return ConfigError(f"404 from {self.base_url}: {_message(exc)} (check --model and --base-url)")
+            message = self._scrub(_message(exc))
+            return ConfigError(f"404 from {self.base_url}: {message} (check --model and --base-url)")
         if isinstance(exc, openai.APIConnectionError):
-            return LLMUnavailable(f"cannot connect to {self.base_url}: {exc.__cause__ or exc.message}")
+            reason = self._scrub(str(exc.__cause__ or exc.message))
+            return LLMUnavailable(f"cannot connect to {self.base_url}: {reason}")
         return self._unavailable(exc)
 
     def _unavailable(self, exc: openai.APIError) -> LLMUnavailable:
         status = getattr(exc, "status_code", None)
-        return LLMUnavailable(f"{status or 'error'} from {self.base_url}: {_message(exc)}")
+        return LLMUnavailable(f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}")
+
+    def _scrub(self, text: str) -> str:
+        """Some servers and proxies echo the key in their error messages: never pass it on."""
+        key = str(self._sdk.api_key or "")
+        if len(key) >= 8:
+            text = text.replace(key, "***")
+        return _KEY_LIKE.sub("sk-***", text)
 
 
 def _message(exc: openai.APIError) -> str:
