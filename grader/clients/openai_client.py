@@ -163,7 +163,7 @@ def _refused_param(exc: openai.BadRequestError, params: dict[str, Any]) -> str |
     if not re.search(r"unsupported|not supported|does not support|unrecognized|unknown|not allowed|invalid", text):
         return None
     for name in _OPTIONAL_PARAMS:
-        if name in params and re.search(rf"['\"`]?{name}['\"`]?", text):
+        if name in params and re.search(rf"(?<![\w.]){name}(?![\w])", text):
             return name
     return None
 
