@@ -4,7 +4,8 @@ Builds N interview transcripts (WebVTT, 8 bank questions each, every answer diff
 cached), starts tests/fakeserver.py in another process (so its CPU is not counted) with a fixed latency,
 and runs `grader batch` in-process at the given concurrency. Reports the wall time against the ideal
 (calls x latency / concurrency), for the whole batch (reading, matching, grading, reports) and for the
-grading phase alone, and the grader's CPU per answer.
+grading phase alone (first call to last result: the throughput), the fixed costs around it, and the
+grader's CPU per answer.
 
 Usage: python bench/batch_throughput.py [answers=256] [concurrency=32] [latency=0.4]
 """
@@ -92,9 +93,10 @@ def main() -> None:
             settings = Settings(backend="openai", base_url=url, use_cache=False, bank=REPO, timeout=30)
             options = BatchOptions(out=Path(tmp) / "out", concurrency=concurrency)
             clock = Clock()
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, started = time.process_time(), time.perf_counter()
             outcome = run_batch([inputs], settings, options, progress=clock)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            cpu, ended = time.process_time() - cpu, time.perf_counter()
+            wall = ended - started
     finally:
         server.terminate()
     ideal = total * latency / concurrency
@@ -105,6 +107,11 @@ def main() -> None:
     print(f"ideal (calls x latency / concurrency): {ideal:.2f} s")
     print(f"grading phase: {phase:.2f} s = {phase / ideal:.2f} x ideal")
     print(f"whole batch (read, match, grade, reports): {wall:.2f} s = {wall / ideal:.2f} x ideal")
+    before, after = clock.started - started, ended - clock.finished
+    print(
+        f"  of which fixed, whatever the batch size: {before:.2f} s before the first call (SDK import, token table, "
+        f"reading and matching transcripts), {after:.2f} s of reports after the last"
+    )
     phase_cpu = clock.cpu_finished - clock.cpu_started
     print(
         f"grader CPU per answer: {phase_cpu / total * 1000:.1f} ms while grading, {cpu / total * 1000:.1f} ms with "

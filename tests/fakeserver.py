@@ -309,6 +309,8 @@ class FakeOpenAIServer:
         self.queue: list[Any] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []
+        """time.monotonic() of each request, for tests of waiting."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -356,6 +358,7 @@ class FakeOpenAIServer:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.headers.append(dict(self.headers))
+                    fake.arrivals.append(time.monotonic())
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return

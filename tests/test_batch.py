@@ -202,6 +202,14 @@ def test_a_rate_limit_is_honoured_and_the_worker_moves_on(fake_server: FakeOpenA
     assert [r["question_id"] for r in lines(tmp_path / "out")] == ["q05", "q09", "q50", "q07"]  # q07 waited
 
 
+def test_a_retry_after_header_alone_is_honoured(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """Servers that put the wait only in the header (vLLM, proxies): the batch still waits it out."""
+    fake_server.enqueue(Status(429, "Too many requests", {"retry-after-ms": "1200"}))  # above any first backoff
+    outcome = run_batch([ZOOM], llm(fake_server), BatchOptions(out=tmp_path / "out", concurrency=1))
+    assert fake_server.arrivals[1] - fake_server.arrivals[0] >= 1.2  # nobody called while it ran
+    assert outcome.graded == 4 and outcome.retried == 1 and len(fake_server.requests) == 5
+
+
 def test_a_hanging_call_times_out_without_stalling_the_batch(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
     fake_server.enqueue(Hang(20), Hang(20))
     started = time.monotonic()

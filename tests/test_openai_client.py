@@ -151,3 +151,64 @@ def test_recorded_exchange_file_is_json_lines(fake_server: FakeOpenAIServer, q05
     grade(fake_server, q05_answer, record_dir=tmp_path, record=True)
     lines = (tmp_path / "exchanges.jsonl").read_text().splitlines()
     assert len(lines) == 1 and set(json.loads(lines[0])) == {"key", "request", "response", "usage"}
+
+
+def test_response_format_is_what_parse_would_send(fake_server: FakeOpenAIServer, q05_answer: str) -> None:
+    """The cached response_format must stay byte-for-byte the SDK's own, through SDK upgrades."""
+    from openai.lib._parsing._completions import type_to_response_format_param
+
+    from grader.clients.openai_client import response_format
+
+    grade(fake_server, q05_answer)
+    sent = fake_server.requests[0]["response_format"]
+    schema_name = sent["json_schema"]["name"]
+    from grader.bank import Bank
+    from grader.judges.llm import verdict_model
+    from grader.rubrics import load_rubric
+
+    model = verdict_model(load_rubric(Bank.open(None), "q05").rubric)
+    assert model.__name__ == schema_name
+    assert response_format(model) == type_to_response_format_param(model) == sent
+    assert response_format(model) is response_format(model)  # built once
+
+
+@pytest.mark.parametrize(
+    ("ms", "value", "expected"),
+    [
+        pytest.param(None, None, None, id="absent"),
+        pytest.param(None, "2", 2.0, id="seconds"),
+        pytest.param(None, "0.25", 0.25, id="fraction"),
+        pytest.param("450", "9", 0.45, id="ms_first"),
+        pytest.param("soon", "3", 3.0, id="bad_ms_falls_back"),
+        pytest.param(None, "999", 120.0, id="capped_like_the_sdk"),
+        pytest.param(None, "-5", None, id="negative"),
+        pytest.param(None, "nan", None, id="nan"),
+        pytest.param(None, "inf", None, id="inf"),
+        pytest.param(None, "tomorrow", None, id="garbage"),
+        pytest.param(None, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="date_in_the_past"),
+        pytest.param(None, "", None, id="empty"),
+    ],
+)
+def test_parse_retry_after(ms: str | None, value: str | None, expected: float | None) -> None:
+    from grader.clients.openai_client import parse_retry_after
+
+    assert parse_retry_after(ms, value) == expected
+
+
+def test_retry_after_date_in_the_future() -> None:
+    import datetime as dt
+    from email.utils import format_datetime
+
+    from grader.clients.openai_client import parse_retry_after
+
+    when = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30), usegmt=True)
+    wait = parse_retry_after(None, when)
+    assert wait is not None and 25 <= wait <= 30
+
+
+def test_a_rate_limit_carries_the_servers_retry_after(fake_server: FakeOpenAIServer, q05_answer: str) -> None:
+    """A server whose message says nothing of waiting: the header alone reaches the error (and the batch)."""
+    fake_server.enqueue(Status(429, "Too many requests", {"retry-after-ms": "1500"}))
+    result = grade(fake_server, q05_answer)
+    assert result.status == "ungraded" and result.error is not None
+    assert result.error.endswith("Too many requests (retry after 1.5 s)")

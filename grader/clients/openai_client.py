@@ -1,15 +1,20 @@
 """The real client: the official openai SDK, for OpenAI and any OpenAI-compatible server.
 
 This is the only module that imports openai. It sends the per-rubric schema as a strict structured output
-(`chat.completions.parse`), lets the SDK do its own retries (408, 409, 429 with Retry-After, 5xx), and
-translates every failure at this one boundary: bad output becomes a Choice with an error (the grader
-re-asks), an unreachable or failing server becomes LLMUnavailable, a rejected key becomes ConfigError.
+(the same `json_schema` response_format `chat.completions.parse` sends, built once per schema), lets the SDK
+do its own retries (408, 409, 429 with Retry-After, 5xx), and translates every failure at this one boundary:
+bad output becomes a Choice with an error (the grader re-asks), an unreachable or failing server becomes
+LLMUnavailable (carrying the server's Retry-After), a rejected key becomes ConfigError.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
+import math
 import re
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -91,10 +96,10 @@ class OpenAIClient:
         params = self._params(options)
         for _ in range(len(_OPTIONAL_PARAMS) + 1):
             try:
-                raw = await self._sdk.chat.completions.with_raw_response.parse(
+                raw = await self._sdk.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
                     model=model,
-                    messages=[m.model_dump() for m in messages],  # type: ignore[misc]
-                    response_format=schema,
+                    messages=[m.model_dump() for m in messages],
+                    response_format=response_format(schema),
                     **params,
                 )
             except openai.BadRequestError as exc:
@@ -138,7 +143,11 @@ class OpenAIClient:
 
     def _unavailable(self, exc: openai.APIError) -> LLMUnavailable:
         status = getattr(exc, "status_code", None)
-        return LLMUnavailable(f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}")
+        message = f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}"
+        wait = retry_after(exc)
+        if wait is not None:  # batch reads it back from the message: the one channel a Grade's error has
+            message += f" (retry after {wait:g} s)"
+        return LLMUnavailable(message, retry_after=wait)
 
     def _scrub(self, text: str) -> str:
         """Some servers and proxies echo the key in their error messages: never pass it on."""
@@ -146,6 +155,57 @@ class OpenAIClient:
         if len(key) >= 8:
             text = text.replace(key, "***")
         return _KEY_LIKE.sub("sk-***", text)
+
+
+@functools.cache
+def response_format(schema: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The strict json_schema response_format for a schema, built once.
+
+    `.parse` rebuilt it on every call, which was half the grader's CPU per request in a batch. Same builder as
+    the SDK's, so the same bytes go out (tests/test_openai_client.py checks it against `.parse`'s own).
+    """
+    from openai.lib._pydantic import to_strict_json_schema  # the SDK's builder; openai is pinned to 3.x
+
+    return {
+        "type": "json_schema",
+        "json_schema": {"schema": to_strict_json_schema(schema), "name": schema.__name__, "strict": True},
+    }
+
+
+def retry_after(exc: openai.APIError) -> float | None:
+    """Seconds the server asked us to wait, capped at the SDK's own 120 s; None when it did not say."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    return parse_retry_after(headers.get("retry-after-ms"), headers.get("retry-after"))
+
+
+def parse_retry_after(milliseconds: str | None, seconds_or_date: str | None) -> float | None:
+    """Pure: the two Retry-After headers to seconds (retry-after-ms first, as the SDK reads them).
+
+    retry-after may be seconds or an HTTP date; garbage, negative or non-finite values give None, a date
+    already past gives 0.
+    """
+    wait: float | None = None
+    for text, scale in ((milliseconds, 1000.0), (seconds_or_date, 1.0)):
+        try:
+            wait = float(text) / scale if text is not None else None
+        except ValueError:
+            wait = None
+        if wait is not None:
+            break
+    if wait is None and seconds_or_date:
+        try:
+            when = parsedate_to_datetime(seconds_or_date)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        wait = max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    if wait is None or not math.isfinite(wait) or wait < 0:
+        return None
+    return min(wait, 120.0)
 
 
 def _message(exc: openai.APIError) -> str:
