@@ -19,7 +19,8 @@ from grader.bank import Bank
 from grader.cache import GradeCache, cache_key
 from grader.clients.base import LLMClient, make_client
 from grader.config import Settings
-from grader.errors import InputError
+from grader.errors import BankError, InputError
+from grader.examples import load_bank_examples
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement
 from grader.models import Grade, Provenance, Question
 from grader.pricing import Price
@@ -80,13 +81,19 @@ class GradingService:
         examples: dict[str, Sequence[GradedExample]] | None = None,
         price: Price | None = None,
     ) -> None:
-        """Open the bank and the cache; `client` or `judge` replace the configured ones (tests, eval)."""
+        """Open the bank and the cache; `client` or `judge` replace the configured ones (tests, eval).
+
+        `examples`: graded answers by question id, in place of the bank's own `graded/<id>.jsonl` files.
+        """
         self.settings = settings
         self.bank = Bank.open(settings.bank)
         self.questions = load_questions(self.bank)
         self.judge = judge or make_judge(settings, self.bank, client, price)
         self.backend = "offline" if self.judge.name == "offline" else self.judge.name
-        self.examples = examples or {}
+        self._examples: dict[str, tuple[GradedExample, ...]] = (
+            {qid: tuple(rows) for qid, rows in examples.items()} if examples is not None else {}
+        )
+        self._bank_examples = examples is None
         self._rubrics: dict[str, LoadedRubric] = {}
         self._renderer = PromptRenderer(self.bank.prompts_dir)
         self._prompt_sha: str | None = None
@@ -99,6 +106,18 @@ class GradingService:
         if self._counter is None:
             self._counter = TokenCounter.for_model(self.settings.model)
         return self._counter
+
+    def examples(self, question_id: str) -> tuple[GradedExample, ...]:
+        """Answers to this question already graded by people, that the judge learns from (read once)."""
+        if question_id not in self._examples:
+            found: Sequence[GradedExample] = ()
+            if self._bank_examples:
+                try:
+                    found = load_bank_examples(self.bank, question_id, self.rubric(question_id).rubric.max_score)
+                except InputError as exc:  # the bank's file, not the user's input, is at fault
+                    raise BankError(f"{exc} (graded answers of the bank; fix or remove the line)") from None
+            self._examples[question_id] = tuple(found)
+        return self._examples[question_id]
 
     def question(self, question_id: str) -> Question:
         """A question of the bank."""
@@ -146,7 +165,7 @@ class GradingService:
             question=self.question(question_id),
             rubric=loaded.rubric,
             answer=prepared.text,
-            examples=tuple(self.examples.get(question_id, ())),
+            examples=self.examples(question_id),
         )
 
     def key(self, question_id: str, prepared: PreparedAnswer) -> str:
@@ -160,7 +179,7 @@ class GradingService:
             "rubric": self.rubric(question_id).sha256,
             "prompt": self.prompt_sha256,
             "answer": prepared.text,
-            "examples": [(e.answer, e.score_norm) for e in self.examples.get(question_id, ())],
+            "examples": [(e.answer, e.score_norm) for e in self.examples(question_id)],
             "options": [
                 s.samples,
                 s.effective_temperature,

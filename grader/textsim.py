@@ -317,8 +317,8 @@ class Neighbours:
         self.keys = [frozenset(v) for v in self.vectors]
         self.scores = list(scores)
 
-    def estimate(self, bag: Sequence[str], k: int, power: float) -> float:
-        """Similarity-weighted mean score of the k nearest texts (weights: cosine to `power`)."""
+    def nearest(self, bag: Sequence[str], k: int) -> list[tuple[float, int]]:
+        """(cosine, index) of the k texts most similar to a bag, most similar first (ties: earlier first)."""
         vector = tfidf(bag, self.idf, self.default_idf)
         keys = frozenset(vector)
         get = vector.__getitem__
@@ -329,9 +329,31 @@ class Neighbours:
             dot: float = sum(map(operator.mul, map(get, common), map(other.__getitem__, common)))
             sims.append((dot, i))
         sims.sort(key=lambda s: (-s[0], s[1]))
-        nearest = sims[: max(1, k)]
+        return sims[: max(1, k)]
+
+    def estimate(self, bag: Sequence[str], k: int, power: float) -> float:
+        """Similarity-weighted mean score of the k nearest texts (weights: cosine to `power`)."""
+        nearest = self.nearest(bag, k)
         weights = [math.pow(max(sim, 0.0), power) + 1e-9 for sim, _ in nearest]
         return sum(w * self.scores[i] for w, (_, i) in zip(weights, nearest, strict=True)) / sum(weights)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_texts(texts: tuple[str, ...]) -> Neighbours:
+    return Neighbours([passage(t).bag for t in texts], [0.0] * len(texts))
+
+
+def nearest_texts(query: str, texts: Sequence[str], k: int) -> list[int]:
+    """Indexes of the k texts most like the query (TF-IDF over words and word pairs), most similar first.
+
+    All of them, in their order, when there are no more than k. The index over `texts` is built once per
+    distinct list, so choosing among the same graded answers for every answer of a batch is one pass each.
+    """
+    if not texts or k <= 0:
+        return []
+    if len(texts) <= k:
+        return list(range(len(texts)))
+    return [i for _, i in _index_texts(tuple(texts)).nearest(passage(query).bag, k)]
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

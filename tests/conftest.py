@@ -71,6 +71,7 @@ def fake_server(fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServ
     server.queue.clear()
     server.requests.clear()
     server.headers.clear()
+    server.arrivals.clear()
     server.latency = 0.0
     server.faults = None
     server.policy = top_level

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
 from grader.errors import LLMTimeout, LLMUnavailable
-from grader.judges.base import GradingTask, Judgement
+from grader.judges.base import GradedExample, GradingTask, Judgement
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
 from grader.prompts import PromptRenderer
@@ -31,6 +31,7 @@ from grader.scoring import (
     round_level,
     verdict_problems,
 )
+from grader.textsim import nearest_texts
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
 SAMPLES_MISSING = "samples_missing"
@@ -38,6 +39,8 @@ LEVEL_MODE_ARGMAX = "argmax"
 LEVEL_MODE_LOGPROBS = "logprobs"
 LEVEL_MODE_FALLBACK = "argmax (fallback: no logprobs returned)"
 LEVEL_MODE_PARTIAL = "logprobs (partial: argmax where no logprobs were returned)"
+PROMPT_EXAMPLES = 4
+"""Graded answers of the question shown to the model: the nearest to the answer being graded."""
 
 
 class _Strict(BaseModel):
@@ -167,7 +170,7 @@ class LLMJudge:
             task.question,
             task.rubric,
             task.answer,
-            examples=task.examples,
+            examples=prompt_examples(task),
             audience=self.audience,
             criteria_order=order,
         ).messages
@@ -303,6 +306,15 @@ class LLMJudge:
         if cost is None and served_model and served_model != self.model:
             cost = cost_usd(served_model, usage.prompt_tokens, usage.completion_tokens, self.price)
         return usage.model_copy(update={"cost_usd": cost})
+
+
+def prompt_examples(task: GradingTask) -> list[GradedExample]:
+    """The graded answers shown in the prompt: the PROMPT_EXAMPLES nearest to the answer, most similar first.
+
+    A question may have hundreds of graded answers; the nearest few calibrate the model best per token.
+    """
+    chosen = nearest_texts(task.answer, [e.answer for e in task.examples], PROMPT_EXAMPLES)
+    return [task.examples[i] for i in chosen]
 
 
 def _unavailable(exc: LLMUnavailable) -> str:
