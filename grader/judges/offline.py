@@ -77,8 +77,9 @@ class OfflineParams:
     """Key points weigh their word mass to this power within a criterion (0: all count equally)."""
     found: float = 0.5
     """Match from which a key point counts as found (strengths, gaps, evidence)."""
-    key_points: Credit = Credit(point_low=0.25, point_high=0.75, full=0.35)
-    """For hand-written rubrics: crisp key points, either made or not (chosen with `grader rubric calibrate`)."""
+    key_points: Credit = Credit(point_low=0.15, point_high=0.75, full=0.45)
+    """For hand-written rubrics: crisp key points (chosen with `grader rubric calibrate`, checked on each half of
+    the bank: see docs/offline-grader.md)."""
     sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3)
     """For rubrics built from a reference answer: each key point a sentence that bundles several facts, so partial
     matches count, and full marks come at about a third of the reference (chosen on SAF train)."""
@@ -93,6 +94,8 @@ class OfflineParams:
     """Pseudo-answers holding the coverage-to-score line at identity until graded answers move it."""
     claim_match: float = 0.65
     """Ordered weighted recall from which a sentence states a misconception or red flag."""
+    claim_penalty: float = 0.1
+    """Share of the maximum each stated misconception or red flag takes off the total."""
     cache_size: int = 128
 
 
@@ -162,7 +165,11 @@ class OfflineJudge:
         """The verdict for one answer: levels, evidence, rationale and feedback."""
         index = self._rubric_index(task.rubric, task.question.question)
         answer = passage(task.answer)
-        matches = [[self._match(p, answer) for p in c.points] for c in index.criteria]
+        claims = self._claims(index, answer)
+        # A sentence that states a misconception is no evidence of understanding, whatever words it shares with
+        # the key points: fluent wrong answers were scored like half-right ones until these were set aside.
+        scored = passage(_blank(task.answer, [span for _, span in claims])) if claims else answer
+        matches = [[self._match(p, scored) for p in c.points] for c in index.criteria]
         fractions = self._fractions(index, matches)
         target = sum(c.share * f for c, f in zip(index.criteria, fractions, strict=True))
         graded = self._graded(index, tuple(task.examples))
@@ -172,9 +179,9 @@ class OfflineJudge:
             share = self.params.knn_share * n / (n + self.params.knn_half)
             line = graded.intercept + graded.slope * target
             target = min(1.0, max(0.0, share * knn + (1 - share) * line))
+        target = max(0.0, target - self.params.claim_penalty * len(claims))
         fractions = _shift_to(fractions, [c.share for c in index.criteria], target)
         levels = _round_levels(fractions, index.criteria, target)
-        claims = self._claims(index, answer)
         return _verdict(index, matches, levels, claims, self.params.found)
 
     def _remember(self, key: Hashable, value: object) -> None:
@@ -217,12 +224,13 @@ class OfflineJudge:
         return _Match(score, answer.spans[best_at] if best_at >= 0 else None)
 
     def _fractions(self, index: _RubricIndex, matches: list[list[_Match]]) -> list[float]:
+        credit = index.credit
         fractions = []
         for crit, found in zip(index.criteria, matches, strict=True):
             mass = sum(p.mass for p in crit.points)
-            credit = [_curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
-            coverage = sum(p.mass * c for p, c in zip(crit.points, credit, strict=True)) / mass
-            fractions.append(_curve(coverage, 0.0, index.credit.full))
+            earned = [_curve(m.score, credit.point_low, credit.point_high) for m in found]
+            coverage = sum(p.mass * c for p, c in zip(crit.points, earned, strict=True)) / mass
+            fractions.append(_curve(coverage, 0.0, credit.full))
         return fractions
 
     def _graded(self, index: _RubricIndex, examples: tuple[GradedExample, ...]) -> _Graded | None:
@@ -303,6 +311,13 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
         claims.append(_Claim(text.strip(), needed, negation, related.index(max(related))))
     credit = params.sentences if REFERENCE_TAG in rubric.tags else params.key_points
     return _RubricIndex(rubric, criteria, claims, credit)
+
+
+def _blank(text: str, spans: list[Span]) -> str:
+    """The text with these spans replaced by spaces: other sentences keep their offsets, so quotes stay exact."""
+    for span in sorted(spans, key=lambda s: -s.start):
+        text = text[: span.start] + " " * (span.end - span.start) + text[span.end :]
+    return text
 
 
 def _curve(coverage: float, low: float, full: float) -> float:
@@ -415,11 +430,16 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _foreign(answer: str) -> bool:
+    """Whether common English words are rare in an answer long enough to tell (20 words or more)."""
+    share = english_share(answer)
+    return share is not None and share < 0.08
+
+
 def answer_flags(answer: str, rubric: Rubric) -> list[str]:
     """Flags for answers a word-matching judge cannot grade well: another language, text pasted from the rubric."""
     flags = []
-    share = english_share(answer)
-    if share is not None and share < 0.08:
+    if _foreign(answer):
         flags.append("non_english_suspected")
     source = " ".join([*(p for c in rubric.criteria for p in c.key_points), rubric.reference_answer])
     copied = copied_share(answer, source)
