@@ -26,6 +26,7 @@ from grader.bank import Bank
 from grader.errors import BankError, GraderError, InputError
 from grader.models import CriterionVerdict, Rubric
 from grader.scoring import score_levels, scored_level
+from grader.textfile import read_text
 
 Status = Literal["unchanged", "changed", "rubric_missing", "bank_missing", "unverifiable", "unreadable"]
 STATUS_ORDER: tuple[Status, ...] = (
@@ -160,16 +161,7 @@ def read_results(path: Path) -> Iterator[tuple[int, object]]:
     A whole-file JSON object or list (the output of `grader grade --format json`) is read as its grades,
     numbered from 1.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"results file {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"results file {path}: is a folder; pass DIR/results.jsonl") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"results file {path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"results file {path}: cannot read: {exc.strerror}") from None
+    text = read_text(path, "results file", folder="is a folder; pass DIR/results.jsonl")
     stripped = text.strip()
     if stripped.startswith(("{", "[")) and "\n" in stripped and not _is_jsonl(stripped):
         try:

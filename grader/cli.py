@@ -99,26 +99,10 @@ def read_answer(answer: str | None, answer_file: Path | None) -> str:
 
 
 def read_text_file(path: Path, what: str) -> str:
-    """A UTF-8 text file, with one-line errors for missing, binary or oversized files."""
-    from grader.errors import InputError
+    """A UTF-8 text file of at most MAX_ANSWER_BYTES, with one-line errors."""
+    from grader.textfile import read_text
 
-    try:
-        if path.is_dir():
-            raise InputError(f"{what} {path}: is a folder, not a file")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_ANSWER_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{what} {path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{what} {path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_ANSWER_BYTES:
-        raise InputError(f"{what} {path}: larger than {MAX_ANSWER_BYTES // 1000} kB; is it the right file?")
-    if b"\0" in data:
-        raise InputError(f"{what} {path}: binary file, expected text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
+    return read_text(path, what, max_bytes=MAX_ANSWER_BYTES)
 
 
 @app.command()

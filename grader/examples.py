@@ -17,6 +17,7 @@ from pathlib import Path
 from grader.bank import Bank
 from grader.errors import InputError
 from grader.judges.base import GradedExample
+from grader.textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,7 @@ def parse_rows(
 
 def read_rows(path: Path, score_field: str = "score", question_id: str | None = None) -> list[ScoredRow]:
     """Read a JSONL file of graded answers (`question_id`: for rows that name no question)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a JSONL file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    text = read_text(path, folder="is a folder, not a JSONL file")
     return parse_rows(text.splitlines(), str(path), score_field, question_id)
 
 

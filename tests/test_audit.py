@@ -290,7 +290,8 @@ def test_cli_reads_the_output_of_grade_format_json(bank: Path, tmp_path: Path, q
     [
         pytest.param(None, "no such file", id="missing"),
         pytest.param("", "no results in it", id="empty"),
-        pytest.param(b"\xff\xfe\x00", "not UTF-8", id="binary"),
+        pytest.param(b"\xff\xfe\x00", "binary file", id="binary"),
+        pytest.param(b"\xff\xfe results", "not UTF-8", id="not_utf8"),
     ],
 )
 def test_cli_bad_file_is_one_line_error(tmp_path: Path, content: str | bytes | None, message: str) -> None:
