@@ -43,6 +43,8 @@ REVIEW_FLAGS = (
     "evidence_not_found",
     "answer_truncated",
     "samples_missing",
+    "copied_from_rubric",
+    "non_english_suspected",
     WEAK_MATCH,
 )
 VERBOSITY_THRESHOLD = 0.5
