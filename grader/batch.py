@@ -17,14 +17,17 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from grader import __version__
 from grader.batch_limits import RETRY_AFTER, TRANSIENT, Budget, RateGate, estimate_tokens, price_for, retry_delay
+from grader.clients.base import LLMClient, RequestOptions
 from grader.errors import ConfigError, GraderError, InputError
 from grader.judges.base import GradingTask, Judgement
+from grader.llm_matching import Referee, Refereeing, read_decisions, write_decisions
+from grader.llm_matching import referee as referee_calls
 from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
 from grader.models import Grade
 from grader.pricing import Price
@@ -45,6 +48,8 @@ class BatchOptions:
     interviewers: tuple[str, ...] = ()
     retries: int = 3
     match_threshold: float = DEFAULT_THRESHOLD
+    llm_match: bool = False
+    """Let the model settle the questions the word matcher is unsure of (grader/llm_matching.py)."""
 
 
 class Progress(Protocol):
@@ -66,10 +71,42 @@ class _Silent:
     def note(self, message: str) -> None: ...
 
 
-def plan_batch(paths: Sequence[Path], service: GradingService, options: BatchOptions) -> Plan:
+def plan_batch(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, referee: Referee | None = None
+) -> Plan:
     """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
-    matcher = QuestionMatcher(service.questions, rubric_hints(service), threshold=options.match_threshold)
-    return plan_inputs(paths, matcher.match, {q.id for q in service.questions}, interviewers=options.interviewers)
+    referee = referee or Referee(word_matcher(service, options))
+    return plan_inputs(paths, referee, {q.id for q in service.questions}, interviewers=options.interviewers)
+
+
+def word_matcher(service: GradingService, options: BatchOptions) -> QuestionMatcher:
+    """The matcher over the service's bank, with its rubrics' tags and criteria."""
+    return QuestionMatcher(service.questions, rubric_hints(service), threshold=options.match_threshold)
+
+
+async def _plan_with_llm(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, progress: Progress
+) -> tuple[Plan, Refereeing]:
+    """Plan with the word matcher, ask the model about what it was unsure of, and plan again with the answers."""
+    model = service.settings.model
+    referee = Referee(word_matcher(service, options), read_decisions(options.out, model))
+    plan = plan_batch(paths, service, options, referee)
+    outcome = Refereeing(dict(referee.decisions))
+    if referee.unsure:
+        client: LLMClient = service.judge.client  # type: ignore[attr-defined]  # arun_batch checked it is there
+        settings = service.settings
+        request = RequestOptions(
+            temperature=settings.effective_temperature, seed=settings.seed, max_completion_tokens=100
+        )
+        asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
+                                    model=model, options=request, price=options.price,
+                                    concurrency=options.concurrency)  # fmt: skip
+        outcome = replace(asked, decisions={**referee.decisions, **asked.decisions})
+        write_decisions(options.out, model, outcome.decisions)
+        for failure in asked.failures[:5]:
+            progress.note(f"--llm-match kept the word matcher's answer for {failure}")
+        plan = plan_batch(paths, service, options, Referee(referee.matcher, outcome.decisions))
+    return plan, outcome
 
 
 def rubric_hints(service: GradingService) -> dict[str, RubricHints]:
@@ -289,8 +326,16 @@ async def arun_batch(
     service = _service(settings, options, client, judge)
     try:
         budget = _budget(service, options)
-        plan = plan_batch(paths, service, options)
+        if options.llm_match and getattr(service.judge, "client", None) is None:
+            raise ConfigError("--llm-match needs a model: set OPENAI_API_KEY or --base-url (not --backend offline)")
         with locked(options.out):
+            matching = None
+            if options.llm_match:
+                plan, matching = await _plan_with_llm(paths, service, options, progress)
+                if budget is not None and matching.usage.cost_usd:
+                    budget.spent += matching.usage.cost_usd
+            else:
+                plan = plan_batch(paths, service, options)
             path = options.out / RESULTS
             records, repaired = read_results(path)
             if repaired:
@@ -310,6 +355,8 @@ async def arun_batch(
                 all_records, _ = read_results(path, repair=False)
                 outcome = runner.outcome
                 outcome.spent_usd = budget.spent if budget else _spent(all_records)
+                if budget is None and matching is not None and matching.usage.cost_usd:
+                    outcome.spent_usd = round((outcome.spent_usd or 0.0) + matching.usage.cost_usd, 6)
                 run = {
                     "backend": service.backend,
                     "model": None if service.backend == "offline" else settings.model,
@@ -317,6 +364,13 @@ async def arun_batch(
                     "stopped": outcome.stopped,
                     "spent_usd": outcome.spent_usd,
                 }
+                if matching is not None:
+                    run["llm_match"] = {
+                        "calls": matching.calls,
+                        "decided": len(matching.decisions),
+                        "usage": matching.usage.model_dump(),
+                        "failures": len(matching.failures),
+                    }
                 questions = {q.id: q.question for q in service.questions}
                 outcome.summary = write_reports(options.out, all_records, plan, questions, run)
             return outcome
@@ -363,6 +417,8 @@ class DryRun:
     backend: str
     token_method: str
     plan: Plan
+    llm_match_calls: int = 0
+    """Questions `--llm-match` would ask the model about (not counted in the tokens or the cost)."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -371,12 +427,15 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
     backend = "offline" if settings.resolved_backend == "offline" else "openai"
     service = GradingService(settings, judge=_DryJudge(backend), price=options.price)
     try:
-        plan = plan_batch(paths, service, options)
+        referee = Referee(word_matcher(service, options), read_decisions(options.out, settings.model) if
+                          options.llm_match else {})  # fmt: skip
+        plan = plan_batch(paths, service, options, referee)
         records, _ = read_results(options.out / RESULTS, repair=False) if options.resume else ([], False)
         done = {r.get("item") for r in records}
         report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
                         cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
-                        backend=backend, token_method=service.counter.method, plan=plan)  # fmt: skip
+                        backend=backend, token_method=service.counter.method, plan=plan,
+                        llm_match_calls=len(referee.unsure) if options.llm_match else 0)  # fmt: skip
         for item in plan.items:
             if item.item_id in done:
                 report.done += 1

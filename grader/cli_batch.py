@@ -124,6 +124,14 @@ def batch(
         float,
         typer.Option("--match-threshold", min=0.0, max=1.0, help="Match score under which a question is unmatched."),
     ] = DEFAULT_MATCH_THRESHOLD,
+    llm_match: Annotated[
+        bool,
+        typer.Option(
+            "--llm-match",
+            help="Let the model settle the questions the word matcher is unsure of (a short call each; "
+            "decisions kept in --out/matches.json).",
+        ),
+    ] = False,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
     ] = OutputFormat.text,
@@ -167,6 +175,7 @@ def batch(
         price=Price(price_in, price_out) if price_in is not None and price_out is not None else None,
         interviewers=tuple(interviewer or ()),
         match_threshold=match_threshold,
+        llm_match=llm_match,
     )
     if dry_run:
         report = plan_dry_run(paths, settings, options)
@@ -207,6 +216,13 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
     )
     if summary["unmatched"]:
         typer.echo(f"{summary['unmatched']} question(s) matched no bank question (listed in the report).")
+    matching = summary.get("llm_match")
+    if matching:
+        typer.echo(
+            f"--llm-match: {matching['calls']} call(s) this run, {matching['decided']} question(s) decided by the model"
+            + (f", {matching['failures']} left to the word matcher" if matching["failures"] else "")
+            + "."
+        )
     if summary["needs_review"]:
         typer.echo(f"Needs human review: {len(summary['needs_review'])} answer(s).")
     warning = summary["verbosity_bias"].get("warning")
@@ -232,6 +248,7 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
         "backend": report.backend,
         "cost_usd_estimate": report.cost_usd,
         "price_per_mtok": None if report.price is None else [report.price.input_per_mtok, report.price.output_per_mtok],
+        "llm_match_calls": report.llm_match_calls,
         "problems": report.problems,
     }
     if output_format is OutputFormat.json:
@@ -254,6 +271,9 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
             f"  cost              ~${report.cost_usd:.4f} for {report.model} "
             f"(${report.price.input_per_mtok:g} in / ${report.price.output_per_mtok:g} out per million tokens)"
         )
+    if report.llm_match_calls:
+        calls = report.llm_match_calls
+        typer.echo(f"  --llm-match       {calls} unsure question(s) would go to the model (not costed)")
     for problem in report.problems:
         typer.echo(f"  problem: {problem}")
 

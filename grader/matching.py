@@ -140,6 +140,8 @@ class Match:
     """The closest bank question even when below the threshold (for reports and debugging)."""
     runner_up: str | None = None
     runner_up_score: float = 0.0
+    by: str = "words"
+    """Who decided: "words" (the word matcher) or "llm" (`--llm-match`)."""
 
 
 def topic_tokens(text: str) -> list[str]:

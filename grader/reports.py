@@ -138,6 +138,7 @@ def result_record(item: WorkItem, grade: Grade, answer: str, threshold: float) -
         candidate=item.candidate,
         asked=item.asked,
         match_score=item.match_score,
+        matched_by=item.matched_by,
         item=item.item_id,
         line=item.line,
         follow_ups=list(item.follow_ups),

@@ -83,6 +83,7 @@ class Exchange:
     line: int
     question_id: str | None = None
     match_score: float = 0.0
+    matched_by: str = "words"
     answer: str = ""
     follow_ups: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -275,7 +276,7 @@ def segment(turns: Iterable[Turn], roles: Roles, matcher: Matcher) -> tuple[list
             if len(open_.follow_ups) < MAX_FOLLOW_UPS:
                 open_.follow_ups.append(asked)
             continue
-        open_ = Exchange(asked=asked, line=turn.line, question_id=match.question_id, match_score=match.score)
+        open_ = Exchange(asked, turn.line, match.question_id, match.score, match.by)
         if match.question_id is not None:
             by_id[match.question_id] = open_
         else:
@@ -323,6 +324,8 @@ class WorkItem:
     match_score: float | None = None
     follow_ups: tuple[str, ...] = ()
     truncated: bool = False
+    matched_by: str | None = None
+    """"words" or "llm" for an asked question matched to the bank; None when the input named the id."""
 
 
 @dataclass
@@ -374,14 +377,20 @@ def plan_inputs(
         interview = read_interview(path, matcher, interviewers=interviewers, source=given)
         plan = SourcePlan(given, interview.candidate, interview.interviewers)
         plan.unmatched = [
-            {"asked": e.asked, "line": e.line, "match_score": e.match_score, "answer_words": len(e.answer.split())}
+            {
+                "asked": e.asked,
+                "line": e.line,
+                "match_score": e.match_score,
+                "answer_words": len(e.answer.split()),
+                "matched_by": e.matched_by,
+            }
             for e in interview.unmatched
         ]
         for exchange in interview.answers:
             qid = exchange.question_id or ""
             items.append(WorkItem(f"{given}#{qid}", given, interview.candidate, qid, exchange.answer, exchange.line,
                                   exchange.asked, exchange.match_score, tuple(exchange.follow_ups),
-                                  exchange.truncated))  # fmt: skip
+                                  exchange.truncated, exchange.matched_by))  # fmt: skip
             plan.items += 1
         sources.append(plan)
     return Plan(items, sources)
@@ -396,15 +405,15 @@ def _table_items(
         if plan is None:
             plan = by_candidate[row.candidate] = SourcePlan(given, row.candidate)
             sources.append(plan)
-        question_id, score = row.question_id, None
+        question_id, score, by = row.question_id, None, None
         if question_id is None:
             match = matcher(row.question or "")
-            question_id, score = match.question_id, match.score
+            question_id, score, by = match.question_id, match.score, match.by
             if question_id is None:
-                plan.unmatched.append({"asked": row.question, "line": row.line, "match_score": score})
+                plan.unmatched.append({"asked": row.question, "line": row.line, "match_score": score, "matched_by": by})
                 continue
         elif question_id not in question_ids:
             raise TranscriptError(f"{path}:{row.line}: no question {question_id!r} in the bank")
         plan.items += 1
         yield WorkItem(f"{given}:{row.line}", given, row.candidate, question_id, row.answer, row.line,
-                       asked=row.question, match_score=1.0 if score is None else score)  # fmt: skip
+                       asked=row.question, match_score=1.0 if score is None else score, matched_by=by)  # fmt: skip

@@ -65,7 +65,7 @@ def fake_openai_server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture
 def fake_server(fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     """The session server with an empty queue, log and default behaviour."""
-    from fakeserver import top_level
+    from fakeserver import first_choice, top_level
 
     server = fake_openai_server
     server.queue.clear()
@@ -75,6 +75,7 @@ def fake_server(fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServ
     server.latency = 0.0
     server.faults = None
     server.policy = top_level
+    server.choose = first_choice
     yield server
     server.queue.clear()
 

@@ -241,6 +241,19 @@ def top_level(criterion_id: str, levels: int) -> int:
     return levels - 1
 
 
+def first_choice(body: dict[str, Any], allowed: list[str]) -> str:
+    """Default answer to a question-matching request: the word matcher's best candidate."""
+    return allowed[0]
+
+
+def _choice_enum(body: dict[str, Any]) -> list[str] | None:
+    """The allowed ids when the request asks to choose a bank question (QuestionChoice), else None."""
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    node = (schema.get("properties") or {}).get("question_id")
+    return list(node["enum"]) if isinstance(node, dict) and isinstance(node.get("enum"), list) else None
+
+
 def synthesise_verdict(body: dict[str, Any], policy: LevelPolicy = top_level) -> dict[str, Any]:
     """A valid verdict for the request's schema, with levels chosen by policy."""
     schema = body["response_format"]["json_schema"]["schema"]
@@ -310,6 +323,8 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.arrivals: list[float] = []
+        self.choose: Callable[[dict[str, Any], list[str]], str] = first_choice
+        """How --llm-match requests are answered: (request body, allowed ids + "none") -> the reply's id."""
         """time.monotonic() of each request, for tests of waiting."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -373,7 +388,10 @@ class FakeOpenAIServer:
                     if fake._stopping.wait(item.seconds):
                         return
                     item = item.then
-                if item is None:
+                allowed = _choice_enum(body)
+                if item is None and allowed is not None:  # an --llm-match request
+                    item = Reply({"question_id": fake.choose(body, allowed)})
+                elif item is None:
                     item = Reply(synthesise_verdict(body, fake.policy))
                     if n > 1:  # each choice drawn on its own, so a random policy gives distinct samples
                         self._send(200, _distinct_choices(completion_body(item, model, n), body, fake.policy))
