@@ -143,7 +143,7 @@ SMALL_TALK = [
 
 @pytest.fixture(scope="module")
 def matcher() -> QuestionMatcher:
-    from grader.batch import rubric_hints
+    from grader.batch_plan import rubric_hints
     from grader.config import Settings
     from grader.service import GradingService
 

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def matcher() -> QuestionMatcher:
-    from grader.batch import rubric_hints
+    from grader.batch_plan import rubric_hints
     from grader.config import Settings
     from grader.service import GradingService
 

@@ -1,0 +1,180 @@
+"""Planning a batch: read and match every input before any model call, and the dry run that prices the plan.
+
+The word matcher decides by default; with `--llm-match` the model settles what it is unsure of
+(grader/llm_matching.py). A dry run plans, prepares and counts tokens exactly as a run would, and calls nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader.batch_limits import estimate_tokens, price_for
+from grader.clients.base import LLMClient, RequestOptions
+from grader.errors import GraderError
+from grader.judges.base import GradingTask, Judgement
+from grader.llm_matching import Referee, Refereeing, read_decisions, write_decisions
+from grader.llm_matching import referee as referee_calls
+from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
+from grader.pricing import Price
+from grader.reports import RESULTS, read_results
+from grader.service import GradingService
+from grader.transcript import Plan, plan_inputs
+
+if TYPE_CHECKING:
+    from grader.batch import Progress
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch (the CLI's flags)."""
+
+    out: Path
+    concurrency: int = 8
+    resume: bool = False
+    max_cost: float | None = None
+    price: Price | None = None
+    interviewers: tuple[str, ...] = ()
+    retries: int = 3
+    match_threshold: float = DEFAULT_THRESHOLD
+    llm_match: bool = False
+    """Let the model settle the questions the word matcher is unsure of (grader/llm_matching.py)."""
+
+
+def plan_batch(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, referee: Referee | None = None
+) -> Plan:
+    """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
+    referee = referee or Referee(word_matcher(service, options))
+    return plan_inputs(paths, referee, {q.id for q in service.questions}, interviewers=options.interviewers)
+
+
+def word_matcher(service: GradingService, options: BatchOptions) -> QuestionMatcher:
+    """The matcher over the service's bank, with its rubrics' tags and criteria."""
+    return QuestionMatcher(service.questions, rubric_hints(service), threshold=options.match_threshold)
+
+
+async def plan_with_llm(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, progress: Progress
+) -> tuple[Plan, Refereeing]:
+    """Plan with the word matcher, ask the model about what it was unsure of, and plan again with the answers."""
+    model = service.settings.model
+    referee = Referee(word_matcher(service, options), read_decisions(options.out, model))
+    plan = plan_batch(paths, service, options, referee)
+    outcome = Refereeing(dict(referee.decisions))
+    if referee.unsure:
+        client: LLMClient = service.judge.client  # type: ignore[attr-defined]  # arun_batch checked it is there
+        settings = service.settings
+        request = RequestOptions(
+            temperature=settings.effective_temperature, seed=settings.seed, max_completion_tokens=100
+        )
+        asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
+                                    model=model, options=request, price=options.price,
+                                    concurrency=options.concurrency)  # fmt: skip
+        outcome = replace(asked, decisions={**referee.decisions, **asked.decisions})
+        write_decisions(options.out, model, outcome.decisions)
+        for failure in asked.failures[:5]:
+            progress.note(f"--llm-match kept the word matcher's answer for {failure}")
+        plan = plan_batch(paths, service, options, Referee(referee.matcher, outcome.decisions))
+    return plan, outcome
+
+
+def rubric_hints(service: GradingService) -> dict[str, RubricHints]:
+    """Tags and criterion descriptions of every rubric, read leniently and fast (libyaml when present).
+
+    These only help matching, so a rubric that does not load just gives none; grading loads and checks
+    each rubric it uses in full.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    hints = {}
+    for question in service.questions:
+        with contextlib.suppress(GraderError, OSError, yaml.YAMLError, UnicodeDecodeError):
+            data = yaml.load(service.bank.rubric_path(question.id).read_text("utf-8"), Loader=loader)  # noqa: S506
+            if isinstance(data, dict):
+                criteria, tags = data.get("criteria"), data.get("tags")
+                descriptions = [str(c.get("description", "")) for c in _list(criteria) if isinstance(c, dict)]
+                hints[question.id] = RubricHints([str(t) for t in _list(tags)], descriptions)
+    return hints
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+class _DryJudge:
+    """Stands in for the judge in a dry run: it is never asked anything."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def judge(self, task: GradingTask) -> Judgement:
+        raise AssertionError("a dry run must not call the judge")
+
+
+@dataclass
+class DryRun:
+    """What a batch would send, without sending it."""
+
+    items: int
+    done: int
+    cached: int
+    to_call: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    price: Price | None
+    model: str
+    backend: str
+    token_method: str
+    plan: Plan
+    llm_match_calls: int = 0
+    """Questions `--llm-match` would ask the model about (not counted in the tokens or the cost)."""
+    problems: list[str] = field(default_factory=list)
+
+
+def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
+    """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
+    backend = "offline" if settings.resolved_backend == "offline" else "openai"
+    service = GradingService(settings, judge=_DryJudge(backend), price=options.price)
+    try:
+        referee = Referee(word_matcher(service, options), read_decisions(options.out, settings.model) if
+                          options.llm_match else {})  # fmt: skip
+        plan = plan_batch(paths, service, options, referee)
+        records, _ = read_results(options.out / RESULTS, repair=False) if options.resume else ([], False)
+        done = {r.get("item") for r in records}
+        report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
+                        cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
+                        backend=backend, token_method=service.counter.method, plan=plan,
+                        llm_match_calls=len(referee.unsure) if options.llm_match else 0)  # fmt: skip
+        for item in plan.items:
+            if item.item_id in done:
+                report.done += 1
+                continue
+            if not item.answer.strip():
+                continue
+            try:
+                prepared = service.prepare(item.answer, [item.candidate] if item.candidate else [])
+                task = service.task(item.question_id, prepared)
+            except GraderError as exc:
+                report.problems.append(f"{item.item_id}: {exc}")
+                continue
+            if service.cache is not None and service.cache.get(service.key(item.question_id, prepared)):
+                report.cached += 1
+                continue
+            prompt, completion = estimate_tokens(service, task)
+            report.to_call += 1
+            report.prompt_tokens += prompt
+            report.completion_tokens += completion
+        if report.price is not None and backend != "offline":
+            report.cost_usd = round(report.price.cost(report.prompt_tokens, report.completion_tokens), 6)
+        elif backend == "offline":
+            report.cost_usd = 0.0
+        return report
+    finally:
+        if service.cache is not None:
+            service.cache.close()
