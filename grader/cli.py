@@ -123,6 +123,14 @@ def grade(
     seed: SeedOpt = 0,
     no_cache: NoCacheOpt = False,
     redact: RedactOpt = False,
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--candidate",
+            help="The candidate's name, replaced by --redact before the answer leaves the machine (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     audience: AudienceOpt = Audience.interviewer,
     max_answer_tokens: MaxTokensOpt = DEFAULT_MAX_ANSWER_TOKENS,
     on_long_answer: LongAnswerOpt = LongAnswer.truncate,
@@ -134,6 +142,8 @@ def grade(
     from grader.render import grade_markdown, grade_text
     from grader.service import GradingService
 
+    if candidate and not redact:
+        raise typer.BadParameter("names are only used to redact: add --redact", param_hint="--candidate")
     text = read_answer(answer, answer_file)
     settings = build_settings(
         bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, samples=samples,
@@ -144,7 +154,7 @@ def grade(
     service = GradingService(settings)
     question = service.question(question_id)
     service.rubric(question_id)
-    result = service.grade_answer(question_id, text)
+    result = service.grade_answer(question_id, text, names=candidate or ())
     if output_format is OutputFormat.json:
         typer.echo(result.model_dump_json(indent=2))
     elif output_format is OutputFormat.markdown:

@@ -170,6 +170,22 @@ def test_redact_flag_changes_what_the_server_receives(fake_server: FakeOpenAISer
     assert f"I'm {C} ({E}, {P}). A VAE has an encoder; GPT-4.1 has 2:4 sparsity." in user
 
 
+def test_grade_cli_redacts_the_named_candidate(fake_server: FakeOpenAIServer) -> None:
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    answer = "Hi, Ada Lovelace here; Ada's view: a VAE has an encoder and a decoder."
+    base = ["grade", "q05", "--answer", answer, "--base-url", fake_server.url, "--no-cache"]
+    result = CliRunner().invoke(app, [*base, "--redact", "--candidate", "Ada Lovelace"])
+    assert result.exit_code == 0, result.output
+    sent = json.dumps(fake_server.requests[0])
+    assert "Ada" not in sent and "Lovelace" not in sent and C in sent
+    refused = CliRunner().invoke(app, [*base, "--candidate", "Ada Lovelace"])
+    assert refused.exit_code == 2 and "add --redact" in refused.output + refused.stderr
+    assert len(fake_server.requests) == 1  # the refused command sent nothing
+
+
 def test_without_redact_the_answer_is_sent_verbatim(fake_server: FakeOpenAIServer) -> None:
     answer = "I'm Ada (ada@example.com). A VAE has an encoder."
     settings = Settings(backend="openai", base_url=fake_server.url, use_cache=False, max_retries=0)
