@@ -17,12 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from grader.config import Settings  # noqa: E402
 from grader.errors import InputError  # noqa: E402
 from grader.evaluation import run_eval  # noqa: E402
 from grader.examples import read_rows  # noqa: E402
-from grader.judges.offline import OfflineJudge  # noqa: E402
 from grader.metrics import Interval  # noqa: E402
 from grader.models import Question, Rubric  # noqa: E402
+from grader.service import GradingService  # noqa: E402
 
 DEFAULT = Path("/work/shared/data/saf_en.jsonl")
 SPLITS = ("test_unseen_answers", "test_unseen_questions")
@@ -47,7 +48,8 @@ def main() -> None:
         evaluated = [r for r in rows if r.split == split]
         for shown in ((), train):
             start = time.perf_counter()
-            result = run_eval(evaluated, OfflineJudge(), no_bank, examples=shown, resamples=resamples)
+            service = GradingService(Settings(backend="offline", use_cache=False))  # as `grader eval --no-cache`
+            result = run_eval(evaluated, service, no_bank, examples=shown, resamples=resamples)
             seconds = time.perf_counter() - start
             a = result.agreement
             figures = "  ".join(

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from grader.cli_options import BackendChoice, BackendOpt, BankOpt
+from grader.cli_options import BackendChoice, BackendOpt, BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TimeoutOpt
 
 if TYPE_CHECKING:
-    from grader.bank import Bank
     from grader.evaluation import CalibrationResult, EvalResult
-    from grader.judges.base import Judge
     from grader.metrics import Agreement
+    from grader.service import GradingService
 
 T = TypeVar("T")
 
@@ -39,26 +38,32 @@ def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     rubric_app.command("add-example")(add_example_command)
 
 
-def _judge(bank: Path | None, backend: BackendChoice) -> tuple[Judge, Bank]:
-    from grader.bank import Bank
+def _service(
+    bank: Path | None,
+    backend: BackendChoice,
+    model: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    no_cache: bool = False,
+) -> GradingService:
+    """The same service `grader grade` uses: what is measured is what grades."""
     from grader.cli_options import build_settings
-    from grader.service import make_judge
+    from grader.service import GradingService
 
-    settings = build_settings(bank=bank, backend=backend)
-    opened = Bank.open(settings.bank)
-    return make_judge(settings, opened), opened
+    settings = build_settings(
+        bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, no_cache=no_cache
+    )
+    return GradingService(settings)
 
 
-def _run(judge: Judge, work: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, then release the judge's client (the LLM judge holds connections)."""
+def _run(service: GradingService, work: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, then release the service (the LLM judge holds connections, the cache a file)."""
 
     async def go() -> T:
         try:
             return await work()
         finally:
-            client = getattr(judge, "client", None)
-            if client is not None:
-                await client.aclose()
+            await service.aclose()
 
     return asyncio.run(go())
 
@@ -90,14 +95,16 @@ def eval_command(
     per_question: Annotated[bool, typer.Option("--per-question", help="Also show agreement per question.")] = False,
     output_format: FormatOpt = Format.text,
     backend: BackendOpt = BackendChoice.auto,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
     bank: BankOpt = None,
 ) -> None:
     """Grade human-graded answers and report agreement: Pearson, Spearman, QWK, MAE, with 95% intervals."""
     from grader.errors import InputError
     from grader.evaluation import arun_eval
     from grader.examples import read_rows
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import load_rubric
 
     rows = read_rows(data, score_field)
     if split is not None:
@@ -112,17 +119,17 @@ def eval_command(
         shown = read_rows(examples, score_field)
         if examples_split is not None:
             shown = [r for r in shown if r.split == examples_split]
-    judge, opened = _judge(bank, backend)
-    questions = load_questions(opened) if any(r.question_id for r in rows + shown) else []
+    service = _service(bank, backend, model, base_url, timeout, no_cache)
 
     def rubric_for(question_id: str) -> Any:
-        return find_question(questions, question_id), load_rubric(opened, question_id).rubric
+        return service.question(question_id), service.rubric(question_id).rubric
 
-    result = _run(judge, lambda: arun_eval(rows, judge, rubric_for, examples=shown, bins=bins, resamples=resamples))
+    work = lambda: arun_eval(rows, service, rubric_for, examples=shown, bins=bins, resamples=resamples)  # noqa: E731
+    result = _run(service, work)
     if output_format is Format.json:
-        typer.echo(json.dumps(eval_json(result, judge.name), indent=2))
+        typer.echo(json.dumps(eval_json(result, service.judge.name), indent=2))
     else:
-        typer.echo(eval_text(result, judge.name, str(data), per_question), nl=False)
+        typer.echo(eval_text(result, service.judge.name, str(data), per_question), nl=False)
 
 
 def calibrate_command(
@@ -137,30 +144,30 @@ def calibrate_command(
     ] = True,
     output_format: FormatOpt = Format.text,
     backend: BackendOpt = BackendChoice.auto,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
     bank: BankOpt = None,
 ) -> None:
     """Grade each rubric's exemplars and report agreement with their expected scores, per rubric and overall."""
     from grader.errors import InputError
     from grader.evaluation import acalibrate
-    from grader.examples import load_bank_examples
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import load_rubric
 
-    judge, opened = _judge(bank, backend)
-    questions = load_questions(opened)
+    service = _service(bank, backend, model, base_url, timeout, no_cache)
     if question_ids:
         ids = list(dict.fromkeys(question_ids))
     else:
-        ids = [q.id for q in questions if opened.rubric_path(q.id).is_file()]
+        ids = [q.id for q in service.questions if service.bank.rubric_path(q.id).is_file()]
     if not ids:
-        raise InputError(f"bank {opened.root}: no rubrics to calibrate")
-    items = [(find_question(questions, qid), load_rubric(opened, qid).rubric) for qid in ids]
-    graded = {q.id: load_bank_examples(opened, q.id, r.max_score) for q, r in items}
-    result = _run(judge, lambda: acalibrate(items, judge, examples=graded, leave_one_out=leave_one_out))
+        raise InputError(f"bank {service.bank.root}: no rubrics to calibrate")
+    items = [(service.question(qid), service.rubric(qid).rubric) for qid in ids]
+    graded = {qid: service.examples(qid) for qid in ids}
+    result = _run(service, lambda: acalibrate(items, service, examples=graded, leave_one_out=leave_one_out))
     if output_format is Format.json:
-        typer.echo(json.dumps(calibration_json(result, judge.name), indent=2))
+        typer.echo(json.dumps(calibration_json(result, service.judge.name), indent=2))
     else:
-        typer.echo(calibration_text(result, judge.name, leave_one_out), nl=False)
+        typer.echo(calibration_text(result, service.judge.name, leave_one_out), nl=False)
 
 
 def add_example_command(

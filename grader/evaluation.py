@@ -1,8 +1,8 @@
-"""Measuring a judge against human graders (`grader eval`) and against a rubric's own exemplars (`calibrate`).
+"""Measuring the grader against human graders (`grader eval`) and against a rubric's own exemplars (`calibrate`).
 
-Written against the Judge protocol only, so the offline and the LLM judge are measured by the same code:
-each answer becomes a GradingTask, the judge returns a verdict, and `scoring.total_score` turns it into
-points exactly as when grading. Nothing here prints.
+Each answer becomes a GradingTask and goes through the GradingService (`agrade_task`), so what is measured is
+exactly what `grader grade` does: the same preparation, judge, checks, scoring and cache, with either backend.
+Nothing here prints.
 """
 
 from __future__ import annotations
@@ -11,16 +11,33 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from grader.errors import GraderError
 from grader.examples import ScoredRow, group_examples, normalized, score_maxima
-from grader.judges.base import GradedExample, GradingTask, Judge
+from grader.judges.base import GradedExample, GradingTask
 from grader.metrics import Agreement, agreement
-from grader.models import Question, Rubric
+from grader.models import Grade, Question, Rubric
 from grader.reference import reference_rubric
-from grader.scoring import total_score, verdict_problems
 
 RubricSource = Callable[[str], tuple[Question, Rubric]]
 """Question and rubric of a bank question id (raises a GraderError for an unknown id)."""
+
+
+class TaskGrader(Protocol):
+    """What is measured: grader.service.GradingService."""
+
+    async def agrade_task(self, task: GradingTask) -> Grade:
+        """Grade one task into the public Grade."""
+        ...
+
+
+async def _grade(grader: TaskGrader, task: GradingTask) -> Grade | str:
+    """The grade, or the error of an answer the grader refused (an empty answer, an unusable rubric)."""
+    try:
+        return await grader.agrade_task(task)
+    except GraderError as exc:
+        return f"invalid_input: {exc}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ def tasks_for(
 
 async def arun_eval(
     rows: Sequence[ScoredRow],
-    judge: Judge,
+    grader: TaskGrader,
     rubric_for: RubricSource,
     *,
     examples: Sequence[ScoredRow] = (),
@@ -97,11 +114,11 @@ async def arun_eval(
     seed: int = 0,
     concurrency: int = 8,
 ) -> EvalResult:
-    """Grade every row with the judge and measure agreement with the human scores.
+    """Grade every row and measure agreement with the human scores.
 
     Args:
         rows: The human-graded answers to evaluate.
-        judge: Any Judge; called once per row.
+        grader: The GradingService (either backend); called once per row.
         rubric_for: Looks up bank questions for rows with a question_id.
         examples: Graded answers the judge may learn from; rows identical to an evaluated row are dropped.
         bins: Equal bins of score/score_max for QWK, exact and adjacent agreement.
@@ -122,14 +139,10 @@ async def arun_eval(
         task = GradingTask(question, rubric, row.answer, tuple(graded_examples.get(row.key, ())))
         human = normalized(row, maxima)
         async with gate:
-            judgement = await judge.judge(task)
-        verdict = judgement.verdict
-        problems = verdict_problems(verdict, rubric) if verdict is not None else ["no verdict"]
-        if verdict is None or problems:
-            return EvalItem(
-                row.where, row.key, human, None, judgement.error or "invalid_verdict: " + "; ".join(problems)
-            )
-        return EvalItem(row.where, row.key, human, total_score(verdict, rubric) / rubric.max_score)
+            grade = await _grade(grader, task)
+        if isinstance(grade, str) or grade.pct is None:
+            return EvalItem(row.where, row.key, human, None, grade if isinstance(grade, str) else grade.error)
+        return EvalItem(row.where, row.key, human, grade.pct)
 
     items = list(await asyncio.gather(*(one(row) for row in rows)))
     graded = [i for i in items if i.grader is not None]
@@ -152,7 +165,7 @@ async def arun_eval(
 
 def run_eval(
     rows: Sequence[ScoredRow],
-    judge: Judge,
+    grader: TaskGrader,
     rubric_for: RubricSource,
     *,
     examples: Sequence[ScoredRow] = (),
@@ -165,7 +178,7 @@ def run_eval(
     return asyncio.run(
         arun_eval(
             rows,
-            judge,
+            grader,
             rubric_for,
             examples=examples,
             bins=bins,
@@ -219,11 +232,12 @@ class CalibrationResult:
 
 async def acalibrate(
     items: Sequence[tuple[Question, Rubric]],
-    judge: Judge,
+    grader: TaskGrader,
     *,
     examples: Mapping[str, Sequence[GradedExample]] | None = None,
     leave_one_out: bool = True,
     bins: int = 5,
+    concurrency: int = 8,
 ) -> CalibrationResult:
     """Grade each rubric's exemplars and compare with their expected scores (and levels, where given).
 
@@ -231,25 +245,26 @@ async def acalibrate(
     exemplars is not credited for recognising the very answer it was shown.
     """
     examples = examples or {}
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(question: Question, rubric: Rubric, index: int) -> ExemplarCheck:
+        exemplar = rubric.exemplars[index]
+        others = [e for i, e in enumerate(rubric.exemplars) if i != index]
+        shown = rubric.model_copy(update={"exemplars": others}) if leave_one_out else rubric
+        task = GradingTask(question, shown, exemplar.answer, tuple(examples.get(question.id, ())))
+        async with gate:
+            grade = await _grade(grader, task)
+        common = (question.id, index, exemplar.expected_score)
+        if isinstance(grade, str) or grade.score is None:
+            error = grade if isinstance(grade, str) else grade.error
+            return ExemplarCheck(*common, None, rubric.max_score, exemplar.levels, None, error)
+        levels = {c.id: c.level for c in grade.criteria if c.level is not None}
+        return ExemplarCheck(*common, grade.score, rubric.max_score, exemplar.levels, levels)
+
     results = []
     for question, rubric in items:
-        checks = []
-        for index, exemplar in enumerate(rubric.exemplars):
-            others = [e for i, e in enumerate(rubric.exemplars) if i != index]
-            shown = rubric.model_copy(update={"exemplars": others}) if leave_one_out else rubric
-            task = GradingTask(question, shown, exemplar.answer, tuple(examples.get(question.id, ())))
-            judgement = await judge.judge(task)
-            verdict = judgement.verdict
-            problems = verdict_problems(verdict, shown) if verdict is not None else ["no verdict"]
-            common = (question.id, index, exemplar.expected_score)
-            if verdict is None or problems:
-                error = judgement.error or "invalid_verdict: " + "; ".join(problems)
-                checks.append(ExemplarCheck(*common, None, rubric.max_score, exemplar.levels, None, error))
-                continue
-            levels = {cid: v.level for cid, v in verdict.criteria.items()}
-            score = total_score(verdict, shown)
-            checks.append(ExemplarCheck(*common, score, rubric.max_score, exemplar.levels, levels))
-        results.append(_rubric_calibration(question.id, checks, bins))
+        checks = await asyncio.gather(*(one(question, rubric, i) for i in range(len(rubric.exemplars))))
+        results.append(_rubric_calibration(question.id, list(checks), bins))
     every = [c for r in results for c in r.checks if c.score is not None]
     overall = agreement(
         [c.expected / c.max_score for c in every],
@@ -262,14 +277,14 @@ async def acalibrate(
 
 def calibrate(
     items: Sequence[tuple[Question, Rubric]],
-    judge: Judge,
+    grader: TaskGrader,
     *,
     examples: Mapping[str, Sequence[GradedExample]] | None = None,
     leave_one_out: bool = True,
     bins: int = 5,
 ) -> CalibrationResult:
     """Synchronous `acalibrate`; same arguments."""
-    return asyncio.run(acalibrate(items, judge, examples=examples, leave_one_out=leave_one_out, bins=bins))
+    return asyncio.run(acalibrate(items, grader, examples=examples, leave_one_out=leave_one_out, bins=bins))
 
 
 def _rubric_calibration(question_id: str, checks: list[ExemplarCheck], bins: int) -> RubricCalibration:

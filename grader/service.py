@@ -8,7 +8,9 @@ against the rubric, score it by the fixed formula. A judge that cannot produce a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from grader.config import Settings
 from grader.errors import BankError, InputError
 from grader.examples import load_bank_examples
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement
-from grader.models import Grade, Provenance, Question
+from grader.models import Grade, Provenance, Question, Rubric
 from grader.pricing import Price
 from grader.prompts import PromptRenderer
 from grader.questions import find_question, load_questions
@@ -169,17 +171,21 @@ class GradingService:
         )
 
     def key(self, question_id: str, prepared: PreparedAnswer) -> str:
-        """Cache key: everything that shapes the request."""
+        """Cache key of a bank question's answer: everything that shapes the request."""
+        return self._key(self.task(question_id, prepared), self.rubric(question_id).sha256)
+
+    def _key(self, task: GradingTask, rubric_sha256: str) -> str:
         s = self.settings
         parts: dict[str, Any] = {
             "grader": __version__,
             "backend": self.backend,
             "model": s.model if self.backend != "offline" else None,
             "base_url": s.base_url if self.backend != "offline" else None,
-            "rubric": self.rubric(question_id).sha256,
+            "rubric": rubric_sha256,
+            "question": task.question.question,
             "prompt": self.prompt_sha256,
-            "answer": prepared.text,
-            "examples": [(e.answer, e.score_norm) for e in self.examples(question_id)],
+            "answer": task.answer,
+            "examples": [(e.answer, e.score_norm) for e in task.examples],
             "options": [
                 s.samples,
                 s.effective_temperature,
@@ -199,15 +205,27 @@ class GradingService:
 
     async def agrade_prepared(self, question_id: str, prepared: PreparedAnswer) -> Grade:
         """Grade an answer already prepared (batch prepares first, to look in the cache and price the call)."""
-        task = self.task(question_id, prepared)
-        key = self.key(question_id, prepared) if self.cache else None
+        return await self._agrade(self.task(question_id, prepared), prepared, self.rubric(question_id).sha256)
+
+    async def agrade_task(self, task: GradingTask) -> Grade:
+        """Grade a task whose question and rubric need not come from the bank.
+
+        For eval rows graded against a reference answer and calibrate's leave-one-out rubrics: the same
+        preparation, cache, checks and scoring as a bank question's answer.
+        """
+        prepared = self.prepare(task.answer)
+        task = dataclasses.replace(task, answer=prepared.text)
+        return await self._agrade(task, prepared, rubric_digest(task.rubric))
+
+    async def _agrade(self, task: GradingTask, prepared: PreparedAnswer, rubric_sha256: str) -> Grade:
+        key = self._key(task, rubric_sha256) if self.cache else None
         if self.cache and key:
             cached = self.cache.get(key)
             if cached is not None:
                 cached.provenance.cached = True
                 return cached
         judgement = await self.judge.judge(task)
-        grade = self.build_grade(task, prepared, judgement)
+        grade = self.build_grade(task, prepared, judgement, rubric_sha256)
         if self.cache and key:
             self.cache.put(key, grade)
         return grade
@@ -223,12 +241,14 @@ class GradingService:
 
         return asyncio.run(run())
 
-    def build_grade(self, task: GradingTask, prepared: PreparedAnswer, judgement: Judgement) -> Grade:
+    def build_grade(
+        self, task: GradingTask, prepared: PreparedAnswer, judgement: Judgement, rubric_sha256: str | None = None
+    ) -> Grade:
         """Turn a judgement into the public Grade: checked, scored in code, with flags and provenance."""
         rubric = task.rubric
         flags = [*prepared.flags, *judgement.flags]
         provenance = Provenance(
-            rubric_sha256=self.rubric(rubric.question_id).sha256,
+            rubric_sha256=rubric_sha256 or self.rubric(rubric.question_id).sha256,
             prompt_sha256=self.prompt_sha256,
             grader_version=__version__,
             bank=str(self.bank.root),
@@ -283,6 +303,11 @@ class GradingService:
         if self.cache:
             self.cache.close()
             self.cache = None
+
+
+def rubric_digest(rubric: Rubric) -> str:
+    """sha256 of a rubric's content, for rubrics with no file (a bank rubric's provenance hashes its file)."""
+    return hashlib.sha256(rubric.model_dump_json().encode("utf-8")).hexdigest()
 
 
 def _unique(items: list[str]) -> list[str]:

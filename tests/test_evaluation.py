@@ -1,4 +1,4 @@
-"""Measuring judges: run_eval and calibrate through the Judge protocol, and the eval / calibrate CLI commands."""
+"""Measuring the grader: run_eval and calibrate through the GradingService, and the eval / calibrate commands."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fakeserver import FakeOpenAIServer
 from typer.testing import CliRunner
 
 from grader.bank import Bank
 from grader.cli import app
+from grader.config import Settings
 from grader.errors import InputError, QuestionNotFound
 from grader.evaluation import calibrate, exclude_evaluated, run_eval, synthetic_question
 from grader.examples import load_bank_examples, parse_rows, read_rows
@@ -21,6 +23,7 @@ from grader.models import CriterionVerdict, Question, Rubric, Verdict
 from grader.questions import find_question, load_questions
 from grader.reference import REFERENCE_TAG
 from grader.rubrics import load_rubric
+from grader.service import GradingService
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "eval"
@@ -29,6 +32,11 @@ DATA = Path(__file__).parent / "data" / "eval"
 def bank_rubrics(question_id: str) -> tuple[Question, Rubric]:
     bank = Bank.open(REPO)
     return find_question(load_questions(bank), question_id), load_rubric(bank, question_id).rubric
+
+
+def via(judge: object) -> GradingService:
+    """The service eval and calibrate grade through, with this judge in it."""
+    return GradingService(Settings(backend="offline", bank=REPO, use_cache=False), judge=judge)  # type: ignore[arg-type]
 
 
 def no_bank(question_id: str) -> tuple[Question, Rubric]:
@@ -52,10 +60,10 @@ class ScriptedJudge:
         )
 
 
-def test_run_eval_scores_through_the_judge_protocol() -> None:
+def test_run_eval_scores_through_the_service() -> None:
     rows = read_rows(DATA / "reference_rows.jsonl")
     judge = ScriptedJudge(level=4)  # reference rubrics have nine levels: 4/8 of every criterion is half marks
-    result = run_eval(rows, judge, no_bank, resamples=0)
+    result = run_eval(rows, via(judge), no_bank, resamples=0)
     assert len(judge.tasks) == len(rows) == result.agreement.n
     assert {i.grader for i in result.items} == {0.5}
     assert result.agreement.pearson is None  # the judge is constant: undefined, not NaN
@@ -66,14 +74,14 @@ def test_run_eval_scores_through_the_judge_protocol() -> None:
 
 def test_ungraded_answers_are_counted_not_scored() -> None:
     rows = read_rows(DATA / "reference_rows.jsonl")
-    result = run_eval(rows, ScriptedJudge(level=None), no_bank, resamples=0)
+    result = run_eval(rows, via(ScriptedJudge(level=None)), no_bank, resamples=0)
     assert result.ungraded == len(rows) and result.agreement.n == 0
     assert all(i.grader is None and i.error == "llm_unavailable: down" for i in result.items)
 
 
 def test_invalid_verdicts_are_ungraded() -> None:
     rows = read_rows(DATA / "reference_rows.jsonl")
-    result = run_eval(rows, ScriptedJudge(level=99), no_bank, resamples=0)
+    result = run_eval(rows, via(ScriptedJudge(level=99)), no_bank, resamples=0)
     assert result.ungraded == len(rows)
     assert all((i.error or "").startswith("invalid_verdict: criteria.part_1.level: 99") for i in result.items)
 
@@ -82,30 +90,30 @@ def test_offline_judge_agrees_with_the_fixture_graders() -> None:
     rows = read_rows(DATA / "reference_rows.jsonl")
     test = [r for r in rows if r.split == "test"]
     train = [r for r in rows if r.split == "train"]
-    alone = run_eval(test, OfflineJudge(), no_bank, resamples=200)
-    taught = run_eval(test, OfflineJudge(), no_bank, examples=train, resamples=200)
+    alone = run_eval(test, via(OfflineJudge()), no_bank, resamples=200)
+    taught = run_eval(test, via(OfflineJudge()), no_bank, examples=train, resamples=200)
     for result in (alone, taught):
         assert result.agreement.pearson is not None and result.agreement.pearson > 0.5
         assert set(result.agreement.ci) == {"pearson", "spearman", "qwk", "mae"}
     assert taught.examples_used == len(train) and alone.examples_used == 0
-    assert run_eval(test, OfflineJudge(), no_bank, resamples=200) == alone  # deterministic, bootstrap included
+    assert run_eval(test, via(OfflineJudge()), no_bank, resamples=200) == alone  # deterministic, bootstrap included
 
 
 def test_bank_rows_use_the_rubric_and_its_max_score() -> None:
     rows = read_rows(DATA / "bank_rows.jsonl")
     judge = ScriptedJudge(level=3)
-    result = run_eval(rows, judge, bank_rubrics, resamples=0)
+    result = run_eval(rows, via(judge), bank_rubrics, resamples=0)
     assert {t.rubric.question_id for t in judge.tasks} == {"q05"}
     assert [i.human for i in result.items][:2] == [0.85, 0.45]  # score / the rubric's max_score of 10
     assert {i.grader for i in result.items} == {1.0}
-    offline = run_eval(rows, OfflineJudge(), bank_rubrics, resamples=0)
+    offline = run_eval(rows, via(OfflineJudge()), bank_rubrics, resamples=0)
     assert offline.agreement.spearman is not None and offline.agreement.spearman > 0.5
 
 
 def test_unknown_question_id_is_an_error() -> None:
     rows = parse_rows(['{"question_id": "q99", "answer": "a", "score": 1}'], "f")
     with pytest.raises(QuestionNotFound):
-        run_eval(rows, ScriptedJudge(), no_bank, resamples=0)
+        run_eval(rows, via(ScriptedJudge()), no_bank, resamples=0)
 
 
 def test_examples_never_include_the_evaluated_rows() -> None:
@@ -114,7 +122,7 @@ def test_examples_never_include_the_evaluated_rows() -> None:
     kept, dropped = exclude_evaluated(rows, test)
     assert dropped == len(test) and len(kept) == len(rows) - len(test)
     judge = ScriptedJudge()
-    result = run_eval(test, judge, no_bank, examples=rows, resamples=0)
+    result = run_eval(test, via(judge), no_bank, examples=rows, resamples=0)
     assert result.examples_excluded == len(test)
     shown = {e.answer for t in judge.tasks for e in t.examples}
     assert not shown & {r.answer for r in test}
@@ -124,7 +132,7 @@ def test_examples_never_include_the_evaluated_rows() -> None:
 def test_calibrate_leaves_each_exemplar_out() -> None:
     question, rubric = bank_rubrics("q05")
     judge = ScriptedJudge(level=2)
-    result = calibrate([(question, rubric)], judge)
+    result = calibrate([(question, rubric)], via(judge))
     assert len(judge.tasks) == len(rubric.exemplars) == len(result.rubrics[0].checks)
     for task in judge.tasks:
         assert task.answer not in {e.answer for e in task.rubric.exemplars}
@@ -133,20 +141,20 @@ def test_calibrate_leaves_each_exemplar_out() -> None:
     assert check.levels == dict.fromkeys((c.id for c in rubric.criteria), 2) and check.score is not None
     assert result.rubrics[0].level_exact is not None and result.overall.n == 4
     whole = ScriptedJudge(level=2)
-    calibrate([(question, rubric)], whole, leave_one_out=False)
+    calibrate([(question, rubric)], via(whole), leave_one_out=False)
     assert all(t.rubric is rubric for t in whole.tasks)
 
 
 def test_calibrate_offline_on_q05() -> None:
     question, rubric = bank_rubrics("q05")
-    result = calibrate([(question, rubric)], OfflineJudge())
+    result = calibrate([(question, rubric)], via(OfflineJudge()))
     one = result.rubrics[0]
     assert one.mae_pct is not None and one.mae_pct < 0.35
     assert one.agreement.pearson is not None and one.agreement.pearson > 0.5
 
 
 def test_calibrate_reports_ungraded_exemplars() -> None:
-    result = calibrate([bank_rubrics("q05")], ScriptedJudge(level=None))
+    result = calibrate([bank_rubrics("q05")], via(ScriptedJudge(level=None)))
     assert all(c.score is None and c.error for c in result.rubrics[0].checks)
     assert result.rubrics[0].mae_pct is None and result.overall.n == 0
 
@@ -242,6 +250,21 @@ def test_rows_and_examples_share_the_default_score_max() -> None:
     rows = parse_rows([f'{{{q}, "answer": "keys to buckets", "score": 2}}'], "rows")
     examples = parse_rows([f'{{{q}, "answer": "hashing maps keys to buckets", "score": 4}}'], "examples")
     judge = ScriptedJudge()
-    result = run_eval(rows, judge, no_bank, examples=examples, resamples=0)
+    result = run_eval(rows, via(judge), no_bank, examples=examples, resamples=0)
     assert result.items[0].human == 0.5  # 2 of the 4 seen across rows and examples
     assert judge.tasks[0].rubric.max_score == 4 and judge.tasks[0].examples[0].score_norm == 1.0
+
+
+def test_eval_grades_like_grade_does_and_uses_the_cache(fake_server: FakeOpenAIServer) -> None:
+    """eval goes through the GradingService: the same request as `grader grade`, and a re-run costs no call."""
+    path = str(DATA / "bank_rows.jsonl")
+    rows = read_rows(DATA / "bank_rows.jsonl")
+    args = ["eval", path, "--base-url", fake_server.url, "--model", "gpt-4.1", "--resamples", "0", "--format", "json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert len(fake_server.requests) == len(rows)
+    assert {b["model"] for b in fake_server.requests} == {"gpt-4.1"}
+    assert fake_server.requests[0]["response_format"]["json_schema"]["strict"] is True
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and len(fake_server.requests) == len(rows)  # all from the cache
+    assert json.loads(again.stdout)["n"] == json.loads(first.stdout)["n"] == len(rows)
