@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -446,6 +447,13 @@ class FakeOpenAIServer:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             request_queue_size = 256
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that hangs up mid-request (a batch stopping, a timeout) is normal here; socketserver
+                # would print its traceback to stderr, which a CLI test captures as if the grader had printed it.
+                if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+                    return
+                super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
