@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -272,12 +273,14 @@ def calibration_json(result: CalibrationResult, judge: str) -> dict[str, Any]:
         "judge": judge,
         "overall": _agreement_dict(result.overall),
         "level_exact": result.level_exact,
+        "ordering": _ordering_totals(result),
         "rubrics": [
             {
                 "question_id": r.question_id,
                 "mae_pct": r.mae_pct,
                 "level_exact": r.level_exact,
                 "pearson": r.agreement.pearson,
+                "ordering": dataclasses.asdict(r.ordering),
                 "exemplars": [
                     {"index": c.index, "expected": c.expected, "score": c.score, "max_score": c.max_score,
                      "levels_expected": c.levels_expected, "levels": c.levels, "error": c.error}
@@ -287,6 +290,17 @@ def calibration_json(result: CalibrationResult, judge: str) -> dict[str, Any]:
             for r in result.rubrics
         ],
     }  # fmt: skip
+
+
+def _ordering_totals(result: CalibrationResult) -> dict[str, int]:
+    orders = [r.ordering for r in result.rubrics]
+    return {
+        "rubrics": sum(o.top_above_bottom is not None for o in orders),
+        "top_above_bottom": sum(o.top_above_bottom is True for o in orders),
+        "concordant_pairs": sum(o.concordant for o in orders),
+        "discordant_pairs": sum(o.discordant for o in orders),
+        "tied_pairs": sum(o.tied for o in orders),
+    }
 
 
 def calibration_text(result: CalibrationResult, judge: str, leave_one_out: bool) -> str:
@@ -305,4 +319,12 @@ def calibration_text(result: CalibrationResult, judge: str, leave_one_out: bool)
         f"Overall: {o.n} exemplars; pearson {_num(o.pearson)}, spearman {_num(o.spearman)}, "
         f"qwk {_num(o.qwk)}, MAE {_num(o.mae)} of max_score; levels exact {_num(result.level_exact)}",
     ]
+    t = _ordering_totals(result)
+    if t["rubrics"]:
+        compared = t["concordant_pairs"] + t["discordant_pairs"] + t["tied_pairs"]
+        lines.append(
+            f"Order: the best exemplar outscores the worst in {t['top_above_bottom']} of {t['rubrics']} rubrics; "
+            f"{t['concordant_pairs']} of {compared} exemplar pairs in the expected order "
+            f"({t['discordant_pairs']} reversed, {t['tied_pairs']} tied)"
+        )
     return "\n".join(lines) + "\n"

@@ -209,6 +209,43 @@ class ExemplarCheck:
 
 
 @dataclass(frozen=True)
+class Ordering:
+    """Whether the grader ranks a rubric's exemplars as their author did."""
+
+    concordant: int
+    """Pairs with different expected scores that the grader puts in the same order."""
+    discordant: int
+    """… in the opposite order."""
+    tied: int
+    """… at the same score."""
+    top_above_bottom: bool | None
+    """The exemplar expected to score highest outscores the one expected lowest (None: nothing to compare)."""
+
+
+def exemplar_ordering(checks: Sequence[ExemplarCheck]) -> Ordering:
+    """Pure: pairwise order of graded exemplars against their expected scores."""
+    graded = [c for c in checks if c.score is not None]
+    concordant = discordant = tied = 0
+    for i, a in enumerate(graded):
+        for b in graded[i + 1 :]:
+            if a.expected == b.expected:
+                continue
+            high, low = (a, b) if a.expected > b.expected else (b, a)
+            assert high.score is not None and low.score is not None
+            if high.score > low.score:
+                concordant += 1
+            elif high.score < low.score:
+                discordant += 1
+            else:
+                tied += 1
+    top = max(graded, key=lambda c: c.expected, default=None)
+    bottom = min(graded, key=lambda c: c.expected, default=None)
+    if top is None or bottom is None or top.expected == bottom.expected:
+        return Ordering(concordant, discordant, tied, None)
+    return Ordering(concordant, discordant, tied, (top.score or 0.0) > (bottom.score or 0.0))
+
+
+@dataclass(frozen=True)
 class RubricCalibration:
     """Agreement of the judge with one rubric's exemplars."""
 
@@ -219,6 +256,7 @@ class RubricCalibration:
     level_exact: float | None
     """Share of (exemplar, criterion) levels the judge matched exactly, where the exemplar gives levels."""
     agreement: Agreement
+    ordering: Ordering
 
 
 @dataclass(frozen=True)
@@ -293,7 +331,12 @@ def _rubric_calibration(question_id: str, checks: list[ExemplarCheck], bins: int
     mine = [(c.score or 0.0) / c.max_score for c in graded]
     mae_pct = sum(abs(a - b) for a, b in zip(human, mine, strict=True)) / len(graded) if graded else None
     return RubricCalibration(
-        question_id, checks, mae_pct, _level_exact(checks), agreement(human, mine, bins=bins, resamples=0)
+        question_id,
+        checks,
+        mae_pct,
+        _level_exact(checks),
+        agreement(human, mine, bins=bins, resamples=0),
+        exemplar_ordering(checks),
     )
 
 

@@ -15,7 +15,15 @@ from grader.bank import Bank
 from grader.cli import app
 from grader.config import Settings
 from grader.errors import InputError, QuestionNotFound
-from grader.evaluation import calibrate, exclude_evaluated, run_eval, synthetic_question
+from grader.evaluation import (
+    ExemplarCheck,
+    Ordering,
+    calibrate,
+    exclude_evaluated,
+    exemplar_ordering,
+    run_eval,
+    synthetic_question,
+)
 from grader.examples import load_bank_examples, parse_rows, read_rows
 from grader.judges.base import GradingTask, Judgement
 from grader.judges.offline import OfflineJudge
@@ -268,3 +276,32 @@ def test_eval_grades_like_grade_does_and_uses_the_cache(fake_server: FakeOpenAIS
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and len(fake_server.requests) == len(rows)  # all from the cache
     assert json.loads(again.stdout)["n"] == json.loads(first.stdout)["n"] == len(rows)
+
+
+def check(expected: float, score: float | None) -> ExemplarCheck:
+    return ExemplarCheck("q05", 0, expected, score, 10, None, None)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "concordant", "discordant", "tied", "top"),
+    [
+        pytest.param([(9, 8), (5, 4), (1, 0)], 3, 0, 0, True, id="in_order"),
+        pytest.param([(9, 1), (1, 9)], 0, 1, 0, False, id="reversed"),
+        pytest.param([(9, 5), (1, 5)], 0, 0, 1, False, id="tied_is_not_above"),
+        pytest.param([(5, 3), (5, 7)], 0, 0, 0, None, id="same_expected_nothing_to_compare"),
+        pytest.param([(9, None), (1, 0)], 0, 0, 0, None, id="ungraded_left_out"),
+        pytest.param([], 0, 0, 0, None, id="no_exemplars"),
+        pytest.param([(9, 9), (5, 2), (1, 3)], 2, 1, 0, True, id="one_pair_swapped"),
+    ],
+)
+def test_exemplar_ordering(
+    pairs: list[tuple[float, float | None]], concordant: int, discordant: int, tied: int, top: bool | None
+) -> None:
+    assert exemplar_ordering([check(e, s) for e, s in pairs]) == Ordering(concordant, discordant, tied, top)
+
+
+def test_cli_calibrate_reports_the_order() -> None:
+    result = cli("rubric", "calibrate", "q05", "q07", "--backend", "offline", "--format", "json")
+    data = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert data["ordering"]["rubrics"] == 2 and data["ordering"]["top_above_bottom"] == 2
+    assert all(r["ordering"]["top_above_bottom"] is True for r in data["rubrics"])
