@@ -171,6 +171,9 @@ def _judged_line(grade: Grade) -> str | None:
     if prov.samples > 1:
         temperature = f" at temperature {prov.temperature:g}" if prov.temperature is not None else ""
         parts.append(f"{prov.samples} samples{temperature}, median level per criterion")
+    if prov.level_mode == "offline":
+        # The header already says "(offline)"; say what that grader does, once.
+        return "Judged by the offline grader: rubric key points matched word by word, no model (docs/offline-grader.md)"
     if prov.level_mode != "argmax":
         parts.append(f"levels: {prov.level_mode}")
     return "Judged: " + "; ".join(parts) if parts else None

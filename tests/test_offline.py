@@ -122,7 +122,10 @@ def test_feedback_names_the_key_points_found_and_missing(q05: tuple[Question, Ru
         feedback.strengths
     )
     assert "Hybrids combine them, e.g. VAE-GAN, and VQ-VAE or VQGAN use a discrete latent codebook." in feedback.gaps
-    assert feedback.next_step.startswith("Work on ") and "Start with: " in feedback.next_step
+    # GOOD earns every top level, so the next step says so before pointing past the levels.
+    assert feedback.next_step.startswith("Full marks on every criterion. To go further, on context: Hybrids")
+    partial = judge_answer(q05, "A VAE encodes to a distribution and is trained on the ELBO.").feedback.next_step
+    assert partial.startswith("Work on ") and "Start with: " in partial
     assert feedback.follow_up_questions and all(q.endswith("?") for q in feedback.follow_up_questions)
     vae = verdict.criteria["vae_mechanism"]
     assert "key points found (" in vae.rationale and "reparameterisation trick" in vae.rationale

@@ -387,6 +387,8 @@ def _verdict(
     if todo:
         crit, gap = todo[0][3], todo[0][4]
         next_step = f"Work on {crit.spec.id} ({crit.spec.description.rstrip('.')}). Start with: {gap.text}"
+        if all(criteria[c.spec.id].level == len(c.spec.levels) - 1 for c in index.criteria):
+            next_step = f"Full marks on every criterion. To go further, on {crit.spec.id}: {gap.text}"
     return Verdict(
         criteria=criteria,
         feedback=Feedback(
