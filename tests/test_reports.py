@@ -157,6 +157,18 @@ def test_spread_column_only_with_samples() -> None:
     assert "<th>Spread</th>" not in plain and "<th>Spread</th>" in sampled and "<td>2</td>" in sampled
 
 
+def test_markdown_keeps_asked_score_and_table_in_separate_blocks() -> None:
+    """A Markdown table that follows a line directly renders as text: each part needs a blank line around it."""
+    records = [record("a", "q05", "x", grade()), record("b", "q07", "y", grade(score=None, error="timeout: t"))]
+    lines = render_markdown(report_context(build_summary(records, None), records, {})).splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(("Asked: ", "**Score: ", "**Ungraded:**", "| Criterion |")):
+            assert lines[i - 1] == "", (lines[i - 1], line)
+        if line.startswith(("Asked: ", "**Score: ", "**Ungraded:**")):
+            assert lines[i + 1] == "" and line.count("**Score") <= 1, line
+    assert any(line.startswith("Asked: ") for line in lines) and any(line.startswith("| Criterion") for line in lines)
+
+
 def test_write_reports_writes_all_three(tmp_path: Path) -> None:
     records = [record("a.vtt", "q05", "an answer", grade())]
     summary = write_reports(tmp_path, records, None, {"q05": "VAE vs GAN?"}, {"backend": "openai"})
