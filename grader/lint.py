@@ -43,6 +43,25 @@ def _words(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
 
+_PLACEHOLDER = re.compile(r"\bTODO\b")
+
+
+def _strings(node: object, loc: tuple[str | int, ...] = ()) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Every string in a rubric's data, with where it sits."""
+    if isinstance(node, str):
+        yield loc, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*loc, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*loc, index))
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
 def lint_rubric(
     loaded: LoadedRubric,
     question_ids: set[str] | None = None,
@@ -89,6 +108,9 @@ def lint_rubric(
             f"reference answer has {_words(rubric.reference_answer)} words; write at least {MIN_REFERENCE_WORDS}",
         )
 
+    for loc, text in _strings(rubric.model_dump(mode="json")):
+        if _PLACEHOLDER.search(text):
+            report(loc, f"placeholder left in {_dotted(loc)}: {text.strip()[:60]!r}")
     messages.extend(_lint_exemplars(loaded, seen))
     if prompt_tokens is not None and not any(m.severity == "error" for m in messages):
         try:

@@ -84,6 +84,15 @@ criteria:
       - Specific and correct.
     key_points:
       - TODO
+  - id: practice
+    description: TODO
+    weight: 1
+    levels:
+      - Absent or wrong.
+      - Generic statements.
+      - Specific and correct.
+    key_points:
+      - TODO
 
 # Wrong claims candidates make; stating one is penalised.
 misconceptions: []
@@ -98,8 +107,18 @@ reference_answer: |
 # answer that is wrong. `levels` gives the expected level per criterion; expected_score must follow from it.
 exemplars:
   - answer: |
-      TODO
-    levels: {{core_concept: 3, tradeoffs: 2}}
+      TODO a strong answer
+    levels: {{core_concept: 3, tradeoffs: 2, practice: 2}}
     expected_score: 10
+    note: TODO why
+  - answer: |
+      TODO a fluent answer that is wrong
+    levels: {{core_concept: 0, tradeoffs: 1, practice: 0}}
+    expected_score: 1.25
+    note: TODO which misconception it states
+  - answer: |
+      TODO a weak answer
+    levels: {{core_concept: 1, tradeoffs: 0, practice: 0}}
+    expected_score: 1.67
     note: TODO why
 """

@@ -151,6 +151,11 @@ def test_rubric_new_scaffold_then_lint_points_at_todos(tmp_path: Path, repo: Pat
     assert again.exit_code == 1 and "--force" in again.stderr
     lint = run("rubric", "lint", str(bank / "rubrics" / "q07.yaml"), "--bank", str(bank))
     assert lint.exit_code == 1 and "reference answer has 1 words" in lint.stdout
+    errors = [line for line in lint.stdout.splitlines() if ": error: " in line]
+    # The scaffold's structure is valid (criteria, levels, exemplar scores): only what the author must write is left.
+    assert all("placeholder left in" in e or "reference answer has" in e for e in errors), errors
+    assert sum("placeholder left in" in e for e in errors) == 13
+    assert any(":14: error: placeholder left in criteria[0].description" in e for e in errors), errors
 
 
 def test_cache_clear(tmp_path: Path, recorded: dict[str, str], repo: Path) -> None:
