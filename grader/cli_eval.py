@@ -188,6 +188,7 @@ def add_example_command(
     from grader.examples import append_example
     from grader.questions import find_question, load_questions
     from grader.rubrics import load_rubric
+    from grader.screening import screen_answer
 
     opened = Bank.open(bank or settings_from_env().bank)
     find_question(load_questions(opened), question_id)
@@ -195,6 +196,11 @@ def add_example_command(
     if not 0 <= score <= rubric.max_score:
         raise InputError(f"--score {score:g} is outside 0 … {rubric.max_score:g} (the rubric's max_score)")
     text = read_answer(answer, answer_file)
+    flags = screen_answer(text).flags
+    if flags:
+        raise InputError(
+            f"the answer is flagged {', '.join(flags)}: graded answers are shown to the model, so this one is refused"
+        )
     path = append_example(opened, question_id, text, score / rubric.max_score)
     typer.echo(f"Added a graded answer ({score:g}/{rubric.max_score:g}) to {path}.")
 

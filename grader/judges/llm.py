@@ -31,6 +31,7 @@ from grader.scoring import (
     round_level,
     verdict_problems,
 )
+from grader.screening import screen_answer
 from grader.textsim import nearest_texts
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
@@ -311,10 +312,18 @@ class LLMJudge:
 def prompt_examples(task: GradingTask) -> list[GradedExample]:
     """The graded answers shown in the prompt: the PROMPT_EXAMPLES nearest to the answer, most similar first.
 
-    A question may have hundreds of graded answers; the nearest few calibrate the model best per token.
+    A question may have hundreds of graded answers; the nearest few calibrate the model best per token. They
+    sit in the system prompt, so one that tries to instruct the grader or hides text is never shown: a graded
+    answer is usually some earlier candidate's words.
     """
-    chosen = nearest_texts(task.answer, [e.answer for e in task.examples], PROMPT_EXAMPLES)
-    return [task.examples[i] for i in chosen]
+    usable = [e for e in task.examples if _shown_safely(e.answer)]
+    chosen = nearest_texts(task.answer, [e.answer for e in usable], PROMPT_EXAMPLES)
+    return [usable[i] for i in chosen]
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown_safely(text: str) -> bool:
+    return not screen_answer(text).flags
 
 
 def _unavailable(exc: LLMUnavailable) -> str:
