@@ -72,6 +72,7 @@ class BatchOutcome:
     """Items sent to the judge (model calls, unless the offline judge)."""
     retried: int = 0
     spent_usd: float | None = None
+    """What this run spent on model calls (earlier runs of a resumed batch not included); None if unknown."""
     stopped: str | None = None
     """Set to "over_budget" when --max-cost stopped the batch; the rest is left for --resume."""
     pending: int = 0
@@ -167,6 +168,8 @@ class BatchRunner:
             reserved = estimate
         await self.gate.wait()
         grade = await self._judge(item, task, prepared)
+        if grade.usage.cost_usd is not None:  # retried attempts included: each one was paid for
+            self.outcome.spent_usd = round((self.outcome.spent_usd or 0.0) + grade.usage.cost_usd, 8)
         if self.budget is not None:
             self.budget.settle(reserved, grade)
         error = grade.error or ""
@@ -265,9 +268,12 @@ async def arun_batch(
                 results.close()
                 all_records, _ = read_results(path, repair=False)
                 outcome = runner.outcome
-                outcome.spent_usd = budget.spent if budget else _spent(all_records)
-                if budget is None and matching is not None and matching.usage.cost_usd:
-                    outcome.spent_usd = round((outcome.spent_usd or 0.0) + matching.usage.cost_usd, 6)
+                if budget is not None:
+                    outcome.spent_usd = budget.spent  # also counts calls whose cost was unknown, at their estimate
+                elif matching is not None and matching.usage.cost_usd:
+                    outcome.spent_usd = (outcome.spent_usd or 0.0) + matching.usage.cost_usd
+                if outcome.spent_usd is not None:
+                    outcome.spent_usd = round(outcome.spent_usd, 6)
                 run = {
                     "backend": service.backend,
                     "model": None if service.backend == "offline" else settings.model,
@@ -297,11 +303,6 @@ def _warm_up(service: GradingService, items: Sequence[WorkItem]) -> None:
     for question_id in dict.fromkeys(item.question_id for item in items):
         with contextlib.suppress(GraderError):  # reported per answer when it is graded
             service.rubric(question_id)
-
-
-def _spent(records: Sequence[dict[str, Any]]) -> float | None:
-    costs = [r["usage"]["cost_usd"] for r in records if (r.get("usage") or {}).get("cost_usd") is not None]
-    return round(sum(costs), 6) if costs else None
 
 
 def run_batch(paths: Sequence[Path], settings: Any, options: BatchOptions, **kwargs: Any) -> BatchOutcome:

@@ -120,6 +120,16 @@ def test_dry_run_counts_tokens_and_cost_without_a_call(fake_server: FakeOpenAISe
     assert fake_server.requests == []
 
 
+def test_spent_is_what_this_run_paid(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
+    per_call = (900 * 0.4 + 250 * 1.6) / 1e6  # the fake server's usage at gpt-4.1-mini's price
+    settings = llm(fake_server, use_cache=False)
+    first = run_batch([ZOOM], settings, BatchOptions(out=tmp_path / "out"))
+    assert first.spent_usd == pytest.approx(4 * per_call)
+    second = run_batch([ZOOM, TEAMS], settings, BatchOptions(out=tmp_path / "out", resume=True))
+    assert second.spent_usd == pytest.approx(4 * per_call)  # the four Teams answers, not the Zoom ones again
+    assert second.summary["spent_usd"] == pytest.approx(4 * per_call)
+
+
 def test_resume_repairs_a_torn_last_line_and_grades_each_answer_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_batch([ZOOM, TEAMS], offline(), BatchOptions(out=out))
