@@ -62,15 +62,16 @@ async def plan_with_llm(
 ) -> tuple[Plan, Refereeing]:
     """Plan with the word matcher, ask the model about what it was unsure of, and plan again with the answers."""
     model = service.settings.model
-    referee = Referee(word_matcher(service, options), read_decisions(options.out, model))
+    known = {q.id for q in service.questions}
+    kept = {asked: qid for asked, qid in read_decisions(options.out, model).items() if qid is None or qid in known}
+    referee = Referee(word_matcher(service, options), kept)  # a decision for a question the bank lost is asked again
     plan = plan_batch(paths, service, options, referee)
     outcome = Refereeing(dict(referee.decisions))
     if referee.unsure:
         client: LLMClient = service.judge.client  # type: ignore[attr-defined]  # arun_batch checked it is there
         settings = service.settings
-        request = RequestOptions(
-            temperature=settings.effective_temperature, seed=settings.seed, max_completion_tokens=100
-        )
+        # The default token allowance: a reasoning model spends tokens before its one-word reply.
+        request = RequestOptions(temperature=settings.effective_temperature, seed=settings.seed)
         asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
                                     model=model, options=request, price=options.price,
                                     concurrency=options.concurrency)  # fmt: skip

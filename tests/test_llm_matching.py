@@ -124,3 +124,16 @@ def test_the_choice_schema_allows_only_bank_ids_or_none() -> None:
     schema = decision_schema(["q48", "q05"]).model_json_schema()
     assert schema["properties"]["question_id"]["enum"] == ["q48", "q05", "none"]
     assert schema["additionalProperties"] is False and schema["required"] == ["question_id"]
+
+
+def test_a_kept_decision_for_a_question_the_bank_lost_is_asked_again(
+    fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    fake_server.choose = choose
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = {"model": "gpt-4.1-mini", "decisions": {ASKED["paraphrase"]: "q99", ASKED["off_bank"]: None}}
+    (out / DECISIONS).write_text(json.dumps(stale), encoding="utf-8")
+    run_batch([transcript(tmp_path)], settings(fake_server), BatchOptions(out=out, llm_match=True))
+    assert len(match_requests(fake_server)) == 1  # only the stale one; "none" was kept
+    assert {r["question_id"] for r in records(out)} == {"q05", "q48"}
