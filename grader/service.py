@@ -184,6 +184,7 @@ class GradingService:
             "rubric": rubric_sha256,
             "question": task.question.question,
             "prompt": self.prompt_sha256,
+            "judge": getattr(self.judge, "fingerprint", None),
             "answer": task.answer,
             "examples": [(e.answer, e.score_norm) for e in task.examples],
             "options": [

@@ -164,3 +164,15 @@ def test_samples_are_combined_with_spread(tmp_path: Path, q05_answer: str) -> No
     assert tradeoffs.level == 2 and tradeoffs.spread == 2.0
     assert len(client.calls) == 1 and client.calls[0].options.n == 3  # one request with n=3
     assert client.calls[0].options.temperature == 0.7
+
+
+def test_offline_grades_made_with_other_constants_are_not_served(tmp_path: Path, q05_answer: str) -> None:
+    from grader.judges.offline import OfflineJudge, OfflineParams
+
+    settings = Settings(backend="offline", cache_path=tmp_path / "c.sqlite")
+    first = GradingService(settings).grade_answer("q05", q05_answer)
+    again = GradingService(settings).grade_answer("q05", q05_answer)
+    tuned = GradingService(settings, judge=OfflineJudge(OfflineParams(claim_penalty=0.2))).grade_answer(
+        "q05", q05_answer
+    )
+    assert not first.provenance.cached and again.provenance.cached and not tuned.provenance.cached

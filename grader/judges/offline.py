@@ -155,6 +155,8 @@ class OfflineJudge:
     def __init__(self, params: OfflineParams | None = None) -> None:
         """Create a judge; rubric and graded-answer indexes are cached per instance."""
         self.params = params or OfflineParams()
+        self.fingerprint = repr(self.params)
+        """Goes into cache keys: grades made with other constants are not served as this judge's."""
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
 
     async def judge(self, task: GradingTask) -> Judgement:
