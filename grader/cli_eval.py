@@ -256,7 +256,8 @@ def _confusion_rows(a: Agreement) -> list[str]:
 def eval_text(result: EvalResult, judge: str, source: str, per_question: bool = False) -> str:
     """The readable report of `grader eval`."""
     a = result.agreement
-    lines = [f"grader eval {source}: {a.n} answers, {result.questions} questions, {judge} judge"]
+    questions = f"{result.questions} question" + ("s" if result.questions != 1 else "")
+    lines = [f"grader eval {source}: {a.n} answers, {questions}, {judge} judge"]
     extra = f"{result.examples_used} graded examples shown to the judge"
     if result.examples_excluded:
         extra += f" ({result.examples_excluded} identical to evaluated rows left out)"
