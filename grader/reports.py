@@ -277,6 +277,9 @@ def build_summary(
     summary["complete"] = summary["pending"] == 0
     summary.update({"backend": None, "model": None, "stopped": None, "spent_usd": None, "grader_version": __version__})
     summary.update(run or {})
+    bias = summary["verbosity_bias"]
+    if bias.get("warning") and summary.get("backend") == "offline":
+        bias["warning"] += " (the offline grader counts key points covered, and longer answers cover more)"
     summary["generated_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return summary
 

@@ -157,6 +157,13 @@ def test_spread_column_only_with_samples() -> None:
     assert "<th>Spread</th>" not in plain and "<th>Spread</th>" in sampled and "<td>2</td>" in sampled
 
 
+def test_offline_verbosity_warning_says_why() -> None:
+    records = [record("a", f"q{n:02d}", "word " * (10 * n), grade(score=n)) for n in range(1, 11)]
+    assert "offline grader" not in (build_summary(records, None, {"backend": "openai"})["verbosity_bias"]["warning"])
+    offline = build_summary(records, None, {"backend": "offline"})["verbosity_bias"]["warning"]
+    assert offline.endswith("(the offline grader counts key points covered, and longer answers cover more)")
+
+
 def test_markdown_keeps_asked_score_and_table_in_separate_blocks() -> None:
     """A Markdown table that follows a line directly renders as text: each part needs a blank line around it."""
     records = [record("a", "q05", "x", grade()), record("b", "q07", "y", grade(score=None, error="timeout: t"))]
