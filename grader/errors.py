@@ -36,11 +36,6 @@ class TranscriptError(InputError):
 class LLMUnavailable(GraderError):
     """The model could not be reached or answered with an error status."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        """retry_after: the seconds the server asked us to wait (its Retry-After), when it said."""
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class LLMTimeout(LLMUnavailable):
     """The model did not answer within --timeout."""

@@ -4,7 +4,7 @@ This is the only module that imports openai. It sends the per-rubric schema as a
 (the same `json_schema` response_format `chat.completions.parse` sends, built once per schema), lets the SDK
 do its own retries (408, 409, 429 with Retry-After, 5xx), and translates every failure at this one boundary:
 bad output becomes a Choice with an error (the grader re-asks), an unreachable or failing server becomes
-LLMUnavailable (carrying the server's Retry-After), a rejected key becomes ConfigError.
+LLMUnavailable (quoting the server's Retry-After), a rejected key becomes ConfigError.
 """
 
 from __future__ import annotations
@@ -145,9 +145,9 @@ class OpenAIClient:
         status = getattr(exc, "status_code", None)
         message = f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}"
         wait = retry_after(exc)
-        if wait is not None:  # batch reads it back from the message: the one channel a Grade's error has
+        if wait is not None:  # the message is the one channel a Grade's error has: the batch reads it back
             message += f" (retry after {wait:g} s)"
-        return LLMUnavailable(message, retry_after=wait)
+        return LLMUnavailable(message)
 
     def _scrub(self, text: str) -> str:
         """Some servers and proxies echo the key in their error messages: never pass it on."""
