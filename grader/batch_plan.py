@@ -49,7 +49,11 @@ def plan_batch(
 ) -> Plan:
     """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
     referee = referee or Referee(word_matcher(service, options))
-    return plan_inputs(paths, referee, {q.id for q in service.questions}, interviewers=options.interviewers)
+    return plan_inputs(paths, referee, _ids(service), interviewers=options.interviewers)
+
+
+def _ids(service: GradingService) -> set[str]:
+    return {q.id for q in service.questions}
 
 
 def word_matcher(service: GradingService, options: BatchOptions) -> QuestionMatcher:
@@ -62,9 +66,7 @@ async def plan_with_llm(
 ) -> tuple[Plan, Refereeing]:
     """Plan with the word matcher, ask the model about what it was unsure of, and plan again with the answers."""
     model = service.settings.model
-    known = {q.id for q in service.questions}
-    kept = {asked: qid for asked, qid in read_decisions(options.out, model).items() if qid is None or qid in known}
-    referee = Referee(word_matcher(service, options), kept)  # a decision for a question the bank lost is asked again
+    referee = Referee(word_matcher(service, options), read_decisions(options.out, model, _ids(service)))
     plan = plan_batch(paths, service, options, referee)
     outcome = Refereeing(dict(referee.decisions))
     if referee.unsure:
@@ -143,8 +145,8 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
     backend = "offline" if settings.resolved_backend == "offline" else "openai"
     service = GradingService(settings, judge=_DryJudge(backend), price=options.price)
     try:
-        referee = Referee(word_matcher(service, options), read_decisions(options.out, settings.model) if
-                          options.llm_match else {})  # fmt: skip
+        kept = read_decisions(options.out, settings.model, _ids(service)) if options.llm_match else {}
+        referee = Referee(word_matcher(service, options), kept)
         plan = plan_batch(paths, service, options, referee)
         records, _ = read_results(options.out / RESULTS, repair=False) if options.resume else ([], False)
         done = {r.get("item") for r in records}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -133,8 +133,11 @@ async def referee(
     return result
 
 
-def read_decisions(out: Path, model: str) -> dict[str, str | None]:
-    """Decisions an earlier run of this batch kept (none when there are none, or another model made them)."""
+def read_decisions(out: Path, model: str, known: Set[str]) -> dict[str, str | None]:
+    """Decisions an earlier run of this batch kept (none when there are none, or another model made them).
+
+    A decision naming a question not among `known` (the bank changed since) is dropped, so it is asked again.
+    """
     path = out / DECISIONS
     if not path.is_file():
         return {}
@@ -144,7 +147,8 @@ def read_decisions(out: Path, model: str) -> dict[str, str | None]:
         raise InputError(f"{path}: not the JSON grader writes; delete it to ask the model again") from None
     if not isinstance(data, dict) or data.get("model") != model or not isinstance(data.get("decisions"), dict):
         return {}
-    return {str(k): (str(v) if v is not None else None) for k, v in data["decisions"].items()}
+    decisions = {str(k): (str(v) if v is not None else None) for k, v in data["decisions"].items()}
+    return {asked: qid for asked, qid in decisions.items() if qid is None or qid in known}
 
 
 def write_decisions(out: Path, model: str, decisions: Mapping[str, str | None]) -> None:

@@ -134,6 +134,8 @@ def test_a_kept_decision_for_a_question_the_bank_lost_is_asked_again(
     out.mkdir()
     stale = {"model": "gpt-4.1-mini", "decisions": {ASKED["paraphrase"]: "q99", ASKED["off_bank"]: None}}
     (out / DECISIONS).write_text(json.dumps(stale), encoding="utf-8")
+    planned = dry_run([transcript(tmp_path)], settings(fake_server), BatchOptions(out=out, llm_match=True))
+    assert planned.llm_match_calls == 1 and "q99" not in {i.question_id for i in planned.plan.items}  # as the run
     run_batch([transcript(tmp_path)], settings(fake_server), BatchOptions(out=out, llm_match=True))
     assert len(match_requests(fake_server)) == 1  # only the stale one; "none" was kept
     assert {r["question_id"] for r in records(out)} == {"q05", "q48"}
