@@ -226,13 +226,12 @@ class OfflineJudge:
         return _Match(score, answer.spans[best_at] if best_at >= 0 else None)
 
     def _fractions(self, index: _RubricIndex, matches: list[list[_Match]]) -> list[float]:
-        credit = index.credit
         fractions = []
         for crit, found in zip(index.criteria, matches, strict=True):
             mass = sum(p.mass for p in crit.points)
-            earned = [_curve(m.score, credit.point_low, credit.point_high) for m in found]
-            coverage = sum(p.mass * c for p, c in zip(crit.points, earned, strict=True)) / mass
-            fractions.append(_curve(coverage, 0.0, credit.full))
+            credit = [_curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
+            coverage = sum(p.mass * c for p, c in zip(crit.points, credit, strict=True)) / mass
+            fractions.append(_curve(coverage, 0.0, index.credit.full))
         return fractions
 
     def _graded(self, index: _RubricIndex, examples: tuple[GradedExample, ...]) -> _Graded | None:
@@ -434,16 +433,11 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _foreign(answer: str) -> bool:
-    """Whether common English words are rare in an answer long enough to tell (20 words or more)."""
-    share = english_share(answer)
-    return share is not None and share < 0.08
-
-
 def answer_flags(answer: str, rubric: Rubric) -> list[str]:
     """Flags for answers a word-matching judge cannot grade well: another language, text pasted from the rubric."""
     flags = []
-    if _foreign(answer):
+    share = english_share(answer)
+    if share is not None and share < 0.08:
         flags.append("non_english_suspected")
     source = " ".join([*(p for c in rubric.criteria for p in c.key_points), rubric.reference_answer])
     copied = copied_share(answer, source)
