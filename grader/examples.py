@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,11 @@ def append_example(bank: Bank, question_id: str, answer: str, score_norm: float)
     line = example_record(question_id, answer, score_norm)
     path = bank.examples_path(question_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    needs_newline = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(("\n" if needs_newline else "") + line + "\n")
+    with path.open("a+b") as handle:  # appends go to the end whatever was read; only the last byte is read
+        size = handle.seek(0, os.SEEK_END)
+        needs_newline = False
+        if size:
+            handle.seek(size - 1)
+            needs_newline = handle.read(1) != b"\n"
+        handle.write((("\n" if needs_newline else "") + line + "\n").encode("utf-8"))
     return path
