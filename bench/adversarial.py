@@ -228,7 +228,15 @@ async def grade_all(service: GradingService, todo: list[tuple[str, str, str, str
             return Item(set_name, qid, case, None, status="error", error=str(exc), words=words)
         percent = None if grade.score is None else 100.0 * grade.score / grade.max_score
         return Item(
-            set_name, qid, case, percent, grade.score, grade.max_score, grade.status, list(grade.flags), grade.error,
+            set_name,
+            qid,
+            case,
+            percent,
+            grade.score,
+            grade.max_score,
+            grade.status,
+            list(grade.flags),
+            grade.error,
             words,
         )
 
@@ -295,7 +303,10 @@ def gates(items: list[Item], cases: dict[str, dict[str, float | int]]) -> list[d
         add("padded <= weak_correct + 10 points", None, None, None, "-")
     else:
         add(
-            "padded <= weak_correct + 10 points", padded - weak, 10.0, padded <= weak + 10,
+            "padded <= weak_correct + 10 points",
+            padded - weak,
+            10.0,
+            padded <= weak + 10,
             f"{padded - weak:+.1f} points ({padded:.1f}% vs {weak:.1f}%)",
         )
     absolute("keyword_line", "<=", 20)
@@ -305,7 +316,10 @@ def gates(items: list[Item], cases: dict[str, dict[str, float | int]]) -> list[d
     need = math.ceil(7 / 8 * len(both))
     below = sum(wrong[k] < thin[k] for k in both)
     add(
-        "confidently_wrong < weak_correct on >= 7/8", below, need, (below >= need) if both else None,
+        "confidently_wrong < weak_correct on >= 7/8",
+        below,
+        need,
+        (below >= need) if both else None,
         f"{below}/{len(both)} (need {need})",
     )
     absolute("off_topic", "<=", 20)
@@ -318,7 +332,9 @@ def gates(items: list[Item], cases: dict[str, dict[str, float | int]]) -> list[d
 # ---------------------------------------------------------------------------------------------- output
 
 
-def print_table(items: list[Item], cases: dict[str, dict[str, float | int]], gate_rows: list[dict[str, object]]) -> None:
+def print_table(
+    items: list[Item], cases: dict[str, dict[str, float | int]], gate_rows: list[dict[str, object]]
+) -> None:
     print(f"{'case':<18} {'n':>3} {'mean %':>7} {'min':>6} {'max':>6}  flags (answers flagged)")
     for case, s in cases.items():
         flags = Counter(f for i in items if i.case == case for f in i.flags)
@@ -372,7 +388,8 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"command: python bench/adversarial.py --set {args.set_name}" + (f" --bank {args.bank}" if args.bank else ""))
-    print(f"bank: {service.bank.root}; judge: {service.judge.name}; questions: {len({(i.set, i.question_id) for i in items})}")
+    questions = len({(i.set, i.question_id) for i in items})
+    print(f"bank: {service.bank.root}; judge: {service.judge.name}; questions: {questions}")
     print()
     print_table(items, cases, gate_rows)
 
