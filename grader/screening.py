@@ -133,6 +133,49 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.M,
         ),
     ),
+    (
+        # Paraphrased steering without trigger words: the answer speaks to whoever marks it ("to whoever is marking
+        # this", "note to the evaluator", "if an automated system is reading this") …
+        "address_marker",
+        re.compile(
+            r"\b(?:to|for|dear|attention|hi|hello|hey)\s+(?:whoever|whomever|anyone|the (?:person|people|team|one)"
+            r"|the (?:ai|model|system|software|tool|program)s?)\b[^.\n]{0,30}?\b(?:mark|grad|scor|review|assess"
+            r"|evaluat|check|read|judg)\w*"
+            r"|\bwhoever\s+(?:is\s+|will\s+be\s+)?(?:mark|grad|scor|review|assess|evaluat|check|read|judg)\w*"
+            r"|\b(?:if|when|should)\s+(?:an?\s+|the\s+)?(?:automated|ai|llm|language model|model|machine|bot|grader"
+            r"|grading|scoring|marking|program|system)\b[^.\n]{0,25}?\b(?:is|are)\s+(?:reading|grading|marking"
+            r"|scoring|evaluating|checking|reviewing|assessing)\s+(?:this|these|my|the above)\b"
+            r"|\bdear\s+(?:marker|grader|examiner|assessor|evaluator|reviewer|scorer)s?\b"
+            r"|\b(?:to the|for the|note (?:to|for)(?: the)?|message (?:to|for)(?: the)?|a word (?:to|for) the"
+            r"|attention,?)\s+(?:human\s+)?(?:marker|grader|examiner|assessor|evaluator|reviewer|scorer"
+            r"|grading (?:system|team|model)|scoring (?:system|model)|course staff|question setter)s?"
+            r"\s*(?:[:,(\u2014-]|please\b|kindly\b)"
+        ),
+    ),
+    (
+        # … or tells the marker how to read it: "treat this as complete", "do not list any gaps", "the scoring
+        # guide says this is top-band".
+        "steer_marker",
+        re.compile(
+            r"\b(?:treat|regard|consider|read|count|accept|mark|score|grade|record|assess|evaluate|take|see)\s+"
+            r"(?:this|it|the above|my (?:answer|response)|the (?:answer|response)|this (?:answer|response|reply))"
+            r"(?:\s+\w+){0,3}?\s+as\s+(?:a\s+|an\s+|being\s+|fully\s+)?(?:complete|full|correct|perfect|"
+            r"top|exemplary|model|covering|comprehensive|flawless|excellent|sufficient|meeting)"
+            r"|\b(?:do not|don't|never|please don't)\s+(?:list|report|mention|note|flag|record|deduct|penali[sz]e"
+            r"|hold)\b[^.\n]{0,30}?\b(?:gaps?|missing|errors?|omissions?|points?|marks?|length)\b"
+            r"|\b(?:rubric|marking scheme|scheme|scoring guide|grading guide|guidance|grading policy|marking guide"
+            r"|guidelines?|instructions)\b[^.\n]{0,30}?\b(?:says|states|specifies|requires|indicates|gives|count"
+            r"|deserves?)\b[^.\n]{0,40}?\b(?:this|my|such)\b[^.\n]{0,40}?\b(?:full|top|highest|maximum|max"
+            r"|complete|top-band|band)"
+            r"|\b(?:top|highest|maximum|max|full)(?:-|\s+)(?:band|level|marks|score|credit)\b[^.\n]{0,40}?"
+            r"\b(?:on|for|across|in)\s+(?:every|each|all)\b"
+            r"|\b(?:every|each|all)\s+(?:criterion|criteria)\b[^.\n]{0,40}?\b(?:top|highest|maximum|max|full)"
+            r"|\bany\s+(?:careful|fair|reasonable|competent|good)\s+(?:examiner|marker|grader|assessor|evaluator"
+            r"|reviewer)\s+would\b"
+            r"|\bany\s+gaps?\s+you\s+(?:report|list|find)\b"
+            r"|\b(?:let|leave)\s+(?:the|this|my)\s+(?:answer|response|score)\s+(?:stand|as it is)"
+        ),
+    ),
     ("template_syntax", re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)),
     (
         "format_string",

@@ -63,6 +63,10 @@ SYNONYMS: Mapping[str, str] = {
     r"super[\s-]+resolution": "superresolution",
     r"stable\s+diffusion": "stablediffusion",
     r"\bgpus?\b|graphics\s+processing\s+units?": "gpu",
+    # Plain-English verbs that claims are made with in many words: "gets rid of" says what "eliminates" says.
+    r"(?:get|gets|getting|got)\s+rid\s+of|remov(?:e|es|ed|ing)|eliminat(?:e|es|ed|ing)": "eliminate",
+    r"stead(?:y|ily)": "stable",
+    r"halv(?:e|es|ed|ing)|(?:50|fifty)(?=\s*%|\s+per\s*cent)": "half",
 }
 # One alternation, so folding is a single pass; at a given position the earlier (longer) pattern wins.
 _SYNONYM_RE = re.compile("|".join(rf"\b(?P<s{i}>{pattern})\b" for i, pattern in enumerate(SYNONYMS)))
@@ -117,19 +121,56 @@ def tokens(text: str) -> list[str]:
 
 
 NEGATIONS = frozenset("not no never none neither nor without cannot".split())
-NEGATION_SCOPE = 4
-"""Content words after a negation that it is taken to cover (within its clause)."""
+NEGATION_SCOPE = 6
+"""Content words after a negation that it is taken to cover, at most, within its clause."""
 _CLAUSE = re.compile(r"[,;:.!?()\[\]]")
+# Words that open a new clause, so a negation before them does not reach past them ("X is not Y but Z is").
+_CLAUSE_WORDS = frozenset("but whereas although though however yet while and because since which".split())
+# Phrases that negate what follows, as a plain "not" does: "no longer X", "fails to X", "it's a myth that X".
+_NEGATING = re.compile(
+    r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
+    r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that)\b"
+)
+# … and phrases that negate only the few words after them: "rather than X", "instead of X", "unlike X".
+_NEGATING_NEAR = re.compile(
+    r"\b(?:rather than|instead of|as opposed to|far from|unlike|(?:different|distinct|separate) from|not the same as)\b"
+)
+_NEAR = "nearnot"
+NEAR_SCOPE = 2
+# A verb ends such a phrase's reach: in "VAEs rather than GANs are stable", "stable" is not negated.
+_AUXILIARIES = frozenset(
+    "is are was were be been has have had does do did can could will would should may might must".split()
+)
+
+
+_CLAUSE_SPLIT = re.compile(
+    r"[,;:()\[\]]|\s(?=(?:but|whereas|although|though|however|yet|while|and|because|since|which|so)\s)", re.I
+)
+
+
+def clause_texts(sentence: str) -> list[str]:
+    """A sentence cut at commas and clause-opening conjunctions (each part keeps its conjunction)."""
+    return [part for part in _CLAUSE_SPLIT.split(sentence) if part and _WORD.search(part)]
+
+
+def raw_words(text: str) -> list[str]:
+    """Every word of a text after folding, function words included (for telling prose from lists of terms)."""
+    return _WORD.findall(fold(text))
 
 
 def negated_tokens(text: str) -> list[tuple[str, bool]]:
-    """Content tokens as `tokens` gives them, each with whether a negation shortly before it covers it."""
+    """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
     out = []
-    for clause in _CLAUSE.split(fold(text)):
-        scope = 0
+    folded = _NEGATING_NEAR.sub(f" {_NEAR} ", _NEGATING.sub(" not ", fold(text)))
+    for clause in _CLAUSE.split(folded):
+        scope, near = 0, False
         for word in _WORD.findall(clause):
             if word in NEGATIONS:
-                scope = NEGATION_SCOPE
+                scope, near = NEGATION_SCOPE, False
+            elif word == _NEAR:
+                scope, near = NEAR_SCOPE, True
+            elif word in _CLAUSE_WORDS or (near and word in _AUXILIARIES):
+                scope = 0
             elif not (word in STOP_WORDS or (len(word) == 1 and not word.isdigit())):
                 out.append((stem(word), scope > 0))
                 scope = max(0, scope - 1)

@@ -116,16 +116,20 @@ def test_feedback_names_the_key_points_found_and_missing(q05: tuple[Question, Ru
     verdict = judge_answer(q05, GOOD)
     every = [p.strip() for c in rubric.criteria for p in c.key_points]
     feedback = verdict.feedback
-    assert sorted(feedback.strengths + feedback.gaps) == sorted(every)
-    assert not set(feedback.strengths) & set(feedback.gaps)
+    assert set(feedback.strengths) <= set(every)
     assert "The reparameterisation trick, z = mu + sigma * epsilon, lets gradients flow through sampling." in (
         feedback.strengths
     )
-    assert "Hybrids combine them, e.g. VAE-GAN, and VQ-VAE or VQGAN use a discrete latent codebook." in feedback.gaps
-    # GOOD earns every top level, so the next step says so before pointing past the levels.
+    # GOOD earns every top level: the card lists no gap (a 10/10 listing nine gaps contradicted itself), and the
+    # next step says so before pointing past the levels.
+    assert all(verdict.criteria[spec.id].level == len(spec.levels) - 1 for spec in rubric.criteria)
+    assert feedback.gaps == []
     assert feedback.next_step.startswith("Full marks on every criterion. To go further, on context: Hybrids")
-    partial = judge_answer(q05, "A VAE encodes to a distribution and is trained on the ELBO.").feedback.next_step
-    assert partial.startswith("Work on ") and "Start with: " in partial
+    thin = judge_answer(q05, "A VAE encodes to a distribution and is trained on the ELBO.")
+    assert thin.feedback.next_step.startswith("Work on ") and "Start with: " in thin.feedback.next_step
+    below_top = [spec for spec in rubric.criteria if thin.criteria[spec.id].level < len(spec.levels) - 1]
+    assert set(thin.feedback.gaps) <= {p.strip() for spec in below_top for p in spec.key_points}
+    assert not set(thin.feedback.strengths) & set(thin.feedback.gaps)
     assert feedback.follow_up_questions and all(q.endswith("?") for q in feedback.follow_up_questions)
     vae = verdict.criteria["vae_mechanism"]
     assert "key points found (" in vae.rationale and "reparameterisation trick" in vae.rationale
@@ -156,7 +160,7 @@ def test_misconceptions_are_flagged_and_cost_a_level(q05: tuple[Question, Rubric
     if stated:
         assert "KL term is symmetric" in with_claim.feedback.misconceptions[0]
         assert sentence in with_claim.criteria["vae_mechanism"].evidence
-        assert "Lowered one level" in with_claim.criteria["vae_mechanism"].rationale
+        assert "Lowered: the answer appears to state" in with_claim.criteria["vae_mechanism"].rationale
         assert with_claim.criteria["vae_mechanism"].level <= plain.criteria["vae_mechanism"].level
 
 

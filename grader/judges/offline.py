@@ -2,63 +2,64 @@
 
 How it decides, per answer (docs/offline-grader.md has the measurements behind each choice):
 
-1. Each key point is matched against the answer: the weighted share of its content words, and mostly of their
-   letter trigrams (which absorb spelling and word-form differences), that the answer contains, half over the
-   whole answer and half over its best one- or two-sentence window, so keywords scattered over a long answer
-   earn less than a sentence that makes the point. Words of the question weigh less: repeating the question
-   is not an answer.
-2. A key point's credit rises from nothing to full between two match values; a criterion's coverage is the
-   credit of its key points (weighted by their word mass); a line maps coverage to a fraction of the
-   criterion's top level. Hand-written rubrics (crisp key points) and rubrics built from a reference answer
-   (whole sentences as key points) use different constants.
-3. Graded answers of the same question (`task.examples`) correct the total: a ridge line from coverage to
-   human score, and the nearest graded answers (TF-IDF over words and word pairs); their blend is the target.
-4. The criterion fractions are shifted together until their weighted sum meets the target and rounded to
-   levels; a sentence that states one of the rubric's misconceptions or red flags (same words, same order,
-   same negation) lowers the most related criterion by one level. The shared scoring code turns the levels
-   into points, exactly as for the LLM judge.
+1. **Credit needs a statement.** Each key point is matched against each sentence of the answer on its own
+   (`statements.py`): the share of its words, weighted by how rare they are in the field and in plain English, and
+   of their letter trigrams, that one sentence holds *in the same sense*. A negated word ("does not", "no longer",
+   "rather than") does not support a plain one. Words scattered over the answer earn nothing, and so does a
+   sentence with no clause structure (a keyword list).
+2. **Errors cost.** A sentence that states one of the rubric's misconceptions, red flags or level-0 examples, or
+   states a key point reversed, is an error: it earns no key-point credit, takes `error_penalty` of the maximum off
+   the total and lowers its criterion by half its levels.
+3. **Padding dilutes.** The share of the answer's content that supports some key point is its precision; below
+   `precision_full` the total shrinks in proportion, so words that say nothing about the question cost.
+4. **Key points become levels.** A key point's credit rises from nothing to full between two support values; a
+   criterion's coverage is its key points' credit (weighted by word mass); coverage maps to a fraction of the
+   criterion's top level. Rubrics built from a reference answer (whole sentences as key points) use other constants.
+5. **Graded answers correct the total** (`task.examples`): a ridge line from coverage to human score, and the
+   nearest graded answers (TF-IDF over words and word pairs); their blend is the target. Criterion fractions are
+   shifted together to meet the target and rounded to levels; the shared scoring code turns levels into points.
 
-The rubric's exemplars do not decide anything: used as neighbours, or to fit the coverage line, they made
-agreement with their own expected scores worse (`grader rubric calibrate`, leave-one-out); they measure the
-judge instead. Every evidence quote is a verbatim slice of the answer.
+The rubric's exemplars do not decide anything (as neighbours they made agreement worse); they measure the judge.
+Every evidence quote is a verbatim slice of the answer.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from grader.judges.base import GradedExample, GradingTask, Judgement
-from grader.metrics import ridge_line
-from grader.models import Criterion, CriterionVerdict, Feedback, Rubric, Verdict
-from grader.reference import REFERENCE_TAG
-from grader.textsim import (
-    Neighbours,
-    Passage,
-    Span,
-    copied_share,
-    english_share,
-    idf_weights,
-    letter_grams,
-    negated_tokens,
-    passage,
-    states,
-    tokens,
-    weighted_recall,
+from grader.judges.offline_feedback import CriterionView, Error, PointMatch, build_verdict
+from grader.judges.offline_flags import answer_flags
+from grader.judges.statements import (
+    Sentence,
+    Statement,
+    Support,
+    analyse,
+    candidates,
+    statement,
+    support,
+    word_index,
+    word_rarity,
 )
+from grader.metrics import ridge_line
+from grader.models import Rubric, Verdict
+from grader.reference import REFERENCE_TAG
+from grader.textsim import Neighbours, ordered_recall, passage, tokens
 
 
 @dataclass(frozen=True)
 class Credit:
-    """How key-point matches become a criterion's fraction of its top level."""
+    """How key-point support becomes a criterion's fraction of its top level."""
 
     point_low: float
-    """A key point earns nothing at a match of this or less (a long answer shares some trigrams with anything)."""
+    """A key point earns nothing at a support of this or less."""
     point_high: float
-    """… and full credit from this match up."""
+    """… and full credit from this support up."""
     full: float
     """Mean key-point credit from which the criterion earns its top level."""
 
@@ -68,21 +69,21 @@ class OfflineParams:
     """The offline judge's constants, chosen on SAF `train` and on the bank's exemplars (never a test split)."""
 
     question_weight: float = 0.3
-    """Weight of a key-point word that also occurs in the question."""
-    window_share: float = 0.5
-    """Share of a key point's match taken from the best window rather than the whole answer."""
-    gram_share: float = 0.75
-    """Share of letter trigrams (against whole words) in a match."""
+    """Weight of a key-point word that also occurs in the question: repeating the question is not an answer."""
+    rarity_floor: float = 0.05
+    """A word weighs this plus its rarity (0 … 1): common words still count a little."""
+    gram_share: float = 0.5
+    """Share of letter trigrams (against whole words) in a sentence's support."""
     point_mass: float = 1.0
     """Key points weigh their word mass to this power within a criterion (0: all count equally)."""
     found: float = 0.5
-    """Match from which a key point counts as found (strengths, gaps, evidence)."""
-    key_points: Credit = Credit(point_low=0.15, point_high=0.75, full=0.45)
-    """For hand-written rubrics: crisp key points (chosen with `grader rubric calibrate`, checked on each half of
-    the bank: see docs/offline-grader.md)."""
+    """Support from which a key point counts as found (strengths, gaps, evidence)."""
+    key_points: Credit = Credit(point_low=0.1, point_high=0.6, full=0.45)
+    """For hand-written rubrics: crisp key points."""
     sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3)
-    """For rubrics built from a reference answer: each key point a sentence that bundles several facts, so partial
-    matches count, and full marks come at about a third of the reference (chosen on SAF train)."""
+    """For rubrics built from a reference answer: each key point a sentence bundling several facts."""
+    candidates: int = 4
+    """Sentences examined per key point: those sharing the most weight with it."""
     neighbours: int = 10
     sim_power: float = 4.0
     """Neighbour weight is cosine similarity to this power: the closest graded answers dominate."""
@@ -92,42 +93,60 @@ class OfflineParams:
     """Graded answers at which the neighbours' share reaches half its maximum."""
     prior_strength: float = 5.0
     """Pseudo-answers holding the coverage-to-score line at identity until graded answers move it."""
-    claim_match: float = 0.65
-    """Ordered weighted recall from which a sentence states a misconception or red flag."""
-    claim_penalty: float = 0.1
-    """Share of the maximum each stated misconception or red flag takes off the total."""
+    claim_match: float = 0.66
+    """Support (same sense, words only) from which a clause states a wrong claim …"""
+    claim_words: float = 0.6
+    """… holding at least this share of its words (a claim's rare subject alone does not state it) …"""
+    claim_sentence: float = 0.8
+    """… or from which a whole sentence does, words mostly in the claim's order …"""
+    claim_sentence_words: float = 0.9
+    claim_sentence_order: float = 0.75
+    """… and this share of its weight in order;"""
+    claim_gram_share: float = 0.2
+    """… its words counting more than their letter trigrams (a claim turns on exact words) …"""
+    claim_order: float = 0.5
+    """… with at least this share of the claim's weight in the claim's own order."""
+    reversed_match: float = 0.55
+    """Reversed support from which a sentence denies a key point (an error) …"""
+    denied_share: float = 0.35
+    """… when the words it negates or reverses carry at least this share of the key point's weight."""
+    error_penalty: float = 0.1
+    """Share of the maximum each error takes off the total."""
+    error_levels: float = 1.0
+    """Share of its criterion's levels an error takes off: a criterion built on a wrong claim earns level 0, as
+    the rubrics' own level-0 descriptors say."""
+    relevant: float = 0.4
+    """Support from which a sentence counts as fully on point (for precision)."""
+    precision_full: float = 0.5
+    """Share of on-point content from which an answer is not diluted."""
     cache_size: int = 128
 
 
 class _KeyPoint(NamedTuple):
+    """A key point as the clauses it joins ("X; Y"): each must be stated, each in a sentence of its own or not."""
+
     text: str
-    words: dict[str, float]
-    grams: dict[str, float]
-    mass: float
+    clauses: tuple[Statement, ...]
     total: float
-    """Sum of the word weights."""
-    gram_total: float
 
 
 class _Criterion(NamedTuple):
-    spec: Criterion
+    view: CriterionView
     points: tuple[_KeyPoint, ...]
+    mass: tuple[float, ...]
     share: float
     """Weight / total weight: this criterion's part of the total score."""
 
 
 class _Claim(NamedTuple):
-    """A misconception or red flag, as the ordered words of its wrong claim."""
+    """A wrong claim (misconception, red flag, level-0 example) and the criterion it lowers."""
 
-    text: str
-    needed: tuple[tuple[str, float], ...]
-    negated: tuple[bool, ...]
+    statement: Statement
+    order: tuple[tuple[str, float], ...]
     criterion: int
-
-
-class _Match(NamedTuple):
-    score: float
-    span: Span | None
+    own: frozenset[str]
+    """Its words that no correct text of the rubric uses ("symmetric" in "the KL term is symmetric"): what makes
+    it wrong, so a clause must hold most of their weight to state it."""
 
 
 @dataclass
@@ -136,6 +155,8 @@ class _RubricIndex:
     criteria: list[_Criterion]
     claims: list[_Claim]
     credit: Credit
+    hardened: bool
+    """Hand-written rubric: errors, fragments and dilution apply (not to rubrics built from a reference)."""
 
 
 class _Graded(NamedTuple):
@@ -145,6 +166,14 @@ class _Graded(NamedTuple):
     neighbours: Neighbours
     intercept: float
     slope: float
+
+
+class _Reading(NamedTuple):
+    """What the sentences of one answer state about one rubric."""
+
+    matches: list[list[PointMatch]]
+    errors: list[Error]
+    precision: float
 
 
 class OfflineJudge:
@@ -165,26 +194,101 @@ class OfflineJudge:
 
     def decide(self, task: GradingTask) -> Verdict:
         """The verdict for one answer: levels, evidence, rationale and feedback."""
+        p = self.params
         index = self._rubric_index(task.rubric, task.question.question)
-        answer = passage(task.answer)
-        claims = self._claims(index, answer)
-        # A sentence that states a misconception is no evidence of understanding, whatever words it shares with
-        # the key points: fluent wrong answers were scored like half-right ones until these were set aside.
-        scored = passage(_blank(task.answer, [span for _, span in claims])) if claims else answer
-        matches = [[self._match(p, scored) for p in c.points] for c in index.criteria]
-        fractions = self._fractions(index, matches)
+        reading = self._read(index, analyse(task.answer))
+        fractions = self._fractions(index, reading.matches)
         target = sum(c.share * f for c, f in zip(index.criteria, fractions, strict=True))
+        if index.hardened:
+            target *= min(1.0, reading.precision / p.precision_full)
         graded = self._graded(index, tuple(task.examples))
         if graded is not None:
-            knn = graded.neighbours.estimate(answer.bag, self.params.neighbours, self.params.sim_power)
+            knn = graded.neighbours.estimate(passage(task.answer).bag, p.neighbours, p.sim_power)
             n = len(graded.neighbours.scores)
-            share = self.params.knn_share * n / (n + self.params.knn_half)
+            share = p.knn_share * n / (n + p.knn_half)
             line = graded.intercept + graded.slope * target
             target = min(1.0, max(0.0, share * knn + (1 - share) * line))
-        target = max(0.0, target - self.params.claim_penalty * len(claims))
+        target = max(0.0, target - p.error_penalty * len(reading.errors))
         fractions = _shift_to(fractions, [c.share for c in index.criteria], target)
         levels = _round_levels(fractions, index.criteria, target)
-        return _verdict(index, matches, levels, claims, self.params.found)
+        for error in reading.errors:
+            steps = len(index.criteria[error.criterion].view.spec.levels) - 1
+            levels[error.criterion] = max(0, levels[error.criterion] - math.ceil(p.error_levels * steps))
+        views = [c.view for c in index.criteria]
+        return build_verdict(views, reading.matches, levels, reading.errors, p.found, index.credit.point_low)
+
+    def errors(self, rubric: Rubric, question: str, answer: str) -> list[Error]:
+        """The sentences of an answer that state a wrong claim or deny a key point (for rubric lint)."""
+        return self._read(self._rubric_index(rubric, question), analyse(answer)).errors
+
+    def _read(self, index: _RubricIndex, answer: list[Sentence]) -> _Reading:
+        p = self.params
+        words = word_index(answer)
+        errors: list[Error] = []
+        wrong: set[int] = set()
+        if index.hardened:
+            for claim in index.claims:
+                for number in candidates(claim.statement, answer, words, 2):
+                    if number not in wrong and self._states(claim, answer[number]):
+                        errors.append(Error(claim.criterion, claim.statement.text, answer[number].span, False))
+                        wrong.add(number)
+                        break
+        relevance = [0.0] * len(answer)
+        matches: list[list[PointMatch]] = []
+        for number, crit in enumerate(index.criteria):
+            found_here = []
+            for point in crit.points:
+                score, spans = 0.0, []
+                for clause in point.clauses:
+                    best, best_at, denied, denied_at = 0.0, -1, 0.0, -1
+                    for n in candidates(clause, answer, words, p.candidates):
+                        if n in wrong:
+                            continue
+                        said: Support = support(clause, answer[n], p.gram_share)
+                        relevance[n] = max(relevance[n], said.score)
+                        if said.score > best:
+                            best, best_at = said.score, n
+                        if said.reversed > denied and said.denied >= p.denied_share:
+                            denied, denied_at = said.reversed, n
+                    if index.hardened and denied >= p.reversed_match and best < p.found and denied_at not in wrong:
+                        errors.append(Error(number, clause.text, answer[denied_at].span, True))
+                        wrong.add(denied_at)
+                    score += best * clause.total / point.total
+                    if best_at >= 0:
+                        spans.append((best, answer[best_at].span))
+                found_here.append(PointMatch(score, max(spans, key=lambda s: s[0])[1] if spans else None))
+            matches.append(found_here)
+        mass = sum(s.mass for s in answer)
+        on_point = sum(
+            s.mass * (1.0 if n in wrong else min(1.0, relevance[n] / p.relevant)) for n, s in enumerate(answer)
+        )
+        return _Reading(matches, errors, on_point / mass if mass else 0.0)
+
+    def _states(self, claim: _Claim, sentence: Sentence) -> bool:
+        """Whether a sentence states a wrong claim: in one of its clauses, or across it almost word for word."""
+        p = self.params
+        for clause in sentence.clauses:
+            if not _holds_own(claim, clause.plain | clause.negated):
+                continue
+            said = support(claim.statement, clause, 0.0)
+            if (
+                said.score >= p.claim_match
+                and said.words >= p.claim_words
+                and said.negations_held
+                and not said.conflict
+            ):
+                if ordered_recall(claim.order, clause.tokens).score >= p.claim_order:
+                    return True
+        if not _holds_own(claim, sentence.plain | sentence.negated):
+            return False
+        said = support(claim.statement, sentence, p.claim_gram_share)
+        if said.conflict or not said.negations_held or said.score < p.claim_sentence:
+            return False
+        # Across a whole sentence, words of the claim can meet in another relation ("queries from the decoder and
+        # keys from the encoder"): nearly all of them must be there, nearly in order.
+        if said.words < p.claim_sentence_words:
+            return False
+        return ordered_recall(claim.order, sentence.tokens).score >= p.claim_sentence_order
 
     def _remember(self, key: Hashable, value: object) -> None:
         self._cache[key] = value
@@ -202,35 +306,11 @@ class OfflineJudge:
         self._remember(key, index)
         return index
 
-    def _match(self, point: _KeyPoint, answer: Passage) -> _Match:
-        g, share = self.params.gram_share, self.params.window_share
-        whole = 0.0
-        if share < 1.0:
-            words = weighted_recall(point.words, answer.words)
-            whole = (1 - g) * words + g * weighted_recall(point.grams, answer.grams, point.gram_total)
-        shared: dict[int, float] = {}
-        for word, weight in point.words.items():
-            for number in answer.windows_with.get(word, ()):
-                shared[number] = shared.get(number, 0.0) + weight
-        best, best_at = 0.0, -1
-        if shared:
-            # Only the windows sharing the most words can make the point; trigrams then refine among them.
-            total = point.total
-            for number in sorted(shared, key=lambda n: (-shared[n], n))[:_CANDIDATE_WINDOWS]:
-                window = answer.windows[number]
-                grams = weighted_recall(point.grams, window.grams, point.gram_total) if g else 0.0
-                score = (1 - g) * shared[number] / total + g * grams
-                if score > best:
-                    best, best_at = score, window.first
-        score = min(1.0, (1 - share) * whole + share * best)
-        return _Match(score, answer.spans[best_at] if best_at >= 0 else None)
-
-    def _fractions(self, index: _RubricIndex, matches: list[list[_Match]]) -> list[float]:
+    def _fractions(self, index: _RubricIndex, matches: list[list[PointMatch]]) -> list[float]:
         fractions = []
         for crit, found in zip(index.criteria, matches, strict=True):
-            mass = sum(p.mass for p in crit.points)
             credit = [_curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
-            coverage = sum(p.mass * c for p, c in zip(crit.points, credit, strict=True)) / mass
+            coverage = sum(w * c for w, c in zip(crit.mass, credit, strict=True)) / sum(crit.mass)
             fractions.append(_curve(coverage, 0.0, index.credit.full))
         return fractions
 
@@ -241,24 +321,26 @@ class OfflineJudge:
         if isinstance(cached, _Graded) and cached.rubric is index.rubric:
             self._cache.move_to_end(key)
             return cached
-        # The rubric's exemplars are left out: chosen to span the scale and to include a fluent wrong answer,
-        # three or four of them mislead neighbours and the line (rubric calibrate: Pearson 0.51 with, 0.67 without).
-        graded = [(passage(e.answer), e.score_norm) for e in examples]
-        if not graded:
+        if not examples:
             return None
         priors = []
-        for answer, _ in graded:
-            fractions = self._fractions(index, [[self._match(p, answer) for p in c.points] for c in index.criteria])
+        for example in examples:
+            fractions = self._fractions(index, self._read(index, analyse(example.answer)).matches)
             priors.append(sum(c.share * f for c, f in zip(index.criteria, fractions, strict=True)))
-        scores = [s for _, s in graded]
+        scores = [e.score_norm for e in examples]
         intercept, slope = ridge_line(priors, scores, self.params.prior_strength)
-        built = _Graded(index.rubric, Neighbours([a.bag for a, _ in graded], scores), intercept, slope)
+        neighbours = Neighbours([passage(e.answer).bag for e in examples], scores)
+        built = _Graded(index.rubric, neighbours, intercept, slope)
         self._remember(key, built)
         return built
 
-    def _claims(self, index: _RubricIndex, answer: Passage) -> list[tuple[_Claim, Span]]:
-        found = [(c, states(answer, c.needed, c.negated, self.params.claim_match)) for c in index.claims]
-        return [(claim, span) for claim, span in found if span is not None]
+
+def _holds_own(claim: _Claim, words: frozenset[str]) -> bool:
+    if not claim.own:
+        return True
+    weights = claim.statement.words
+    held = sum(weights[w] for w in claim.own if w in words)
+    return held >= 0.5 * sum(weights[w] for w in claim.own)
 
 
 def decide(task: GradingTask) -> Verdict:
@@ -266,59 +348,71 @@ def decide(task: GradingTask) -> Verdict:
     return _DEFAULT.decide(task)
 
 
-_CANDIDATE_WINDOWS = 4
-_CLAIM_VERB = re.compile(r"^\s*(?:says|states|claims|believes|thinks|assumes)\s+(?:that\s+)?", re.IGNORECASE)
+_CLAIM_VERB = re.compile(
+    r"^\s*(?:says|states|claims|believes|thinks|assumes|describes|treats|presents|calls|cites|confuses|equates)\s+"
+    r"(?:that\s+)?",
+    re.IGNORECASE,
+)
+_LEVEL_EXAMPLE = re.compile(r"\((?:e\.g\.|eg|for example|such as)[,:]?\s*([^)]*)\)", re.IGNORECASE)
+_ALTERNATIVES = re.compile(r";|,?\s+or\s+")
+MIN_EXAMPLE_WORDS = 3
+
+
+def level_zero_claims(levels: list[str]) -> list[str]:
+    """The example claims a criterion's lowest level quotes: "(e.g. the discriminator generates, or …)"."""
+    found = []
+    for example in _LEVEL_EXAMPLE.findall(levels[0]) if levels else []:
+        found += [part.strip(" .\"'“”") for part in _ALTERNATIVES.split(example) if part.strip()]
+    return found
 
 
 def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _RubricIndex:
     question_words = set(tokens(question))
-    idf = idf_weights([tokens(p) for c in rubric.criteria for p in c.key_points])
+    rarity = word_rarity()
 
     def weight(token: str) -> float:
-        return idf.get(token, 1.0) * (params.question_weight if token in question_words else 1.0)
+        asked = params.question_weight if token in question_words else 1.0
+        return (params.rarity_floor + rarity.get(token, 1.0)) * asked
 
     total_weight = sum(c.weight for c in rubric.criteria)
     criteria = []
     for spec in rubric.criteria:
-        points = []
-        for text in spec.key_points:
-            words = {t: weight(t) for t in tokens(text)}
-            grams: dict[str, float] = {}
-            for word, value in words.items():
-                for gram in letter_grams([word]):
-                    grams[gram] = max(grams.get(gram, 0.0), value)
-            mass = max(sum(words.values()), 1e-6) ** params.point_mass
-            totals = max(sum(words.values()), 1e-9), sum(grams.values())
-            points.append(_KeyPoint(text.strip(), words, grams, mass, *totals))
-        criteria.append(_Criterion(spec, tuple(points), spec.weight / total_weight))
+        points = tuple(_key_point(text, weight) for text in spec.key_points)
+        mass = tuple(max(p.total, 1e-6) ** params.point_mass for p in points)
+        view = CriterionView(spec, tuple(p.text for p in points))
+        criteria.append(_Criterion(view, points, mass, spec.weight / total_weight))
+    topic = set(tokens(rubric.reference_answer)) | {w for c in rubric.criteria for p in c.key_points for w in tokens(p)}
+
+    def claim_weight(token: str) -> float:
+        # Unlike a key point's, a claim's subject counts in full: "GANs are the more stable" is wrong where
+        # "VAEs are the more stable" is right, and the two differ in a word of the question.
+        return params.rarity_floor + rarity.get(token, 1.0)
+
     claims = []
-    topic = set(tokens(rubric.reference_answer)) | {w for c in criteria for p in c.points for w in p.words}
-    for text in [*rubric.misconceptions, *rubric.red_flags]:
+    # Level-0 examples ("e.g. memorising the training set") name topics more than claims: correct answers mention
+    # them too, so the judge does not count them as errors (rubric lint still checks exemplars against them).
+    texts: list[tuple[str, int | None, int]] = [(t, None, 2) for t in [*rubric.misconceptions, *rubric.red_flags]]
+    for text, criterion, least in texts:
         # A misconception is often written "wrong claim; the correction": only the claim is matched.
-        first: dict[str, bool] = {}
-        for token, negated in negated_tokens(_CLAIM_VERB.sub("", text.split(";")[0])):
-            first.setdefault(token, negated)
-        tagged = list(first.items())
-        # Words the rubric uses for correct points ("KL", "term") say little; the claim's own words ("symmetric")
-        # are what make it wrong, so they weigh double.
-        needed = tuple(
-            (t, (params.question_weight if t in question_words else 1.0) * (0.5 if t in topic else 1.0))
-            for t, _ in tagged
-        )
-        if len(needed) < 2:
+        claim = statement(_CLAIM_VERB.sub("", text.split(";")[0]), claim_weight)
+        if len(claim.words) < least:
             continue
-        related = [weighted_recall(dict(needed), {w for p in c.points for w in p.words}) for c in criteria]
-        negation = tuple(n for _, n in tagged)
-        claims.append(_Claim(text.strip(), needed, negation, related.index(max(related))))
-    credit = params.sentences if REFERENCE_TAG in rubric.tags else params.key_points
-    return _RubricIndex(rubric, criteria, claims, credit)
+        if criterion is None:
+            related = [
+                sum(claim.words.get(w, 0.0) for p in c.points for k in p.clauses for w in k.words) for c in criteria
+            ]
+            criterion = related.index(max(related))
+        own = frozenset(w for w in claim.words if w not in topic)
+        claims.append(_Claim(claim, tuple(claim.words.items()), criterion, own))
+    hardened = REFERENCE_TAG not in rubric.tags
+    credit = params.key_points if hardened else params.sentences
+    return _RubricIndex(rubric, criteria, claims, credit, hardened)
 
 
-def _blank(text: str, spans: list[Span]) -> str:
-    """The text with these spans replaced by spaces: other sentences keep their offsets, so quotes stay exact."""
-    for span in sorted(spans, key=lambda s: -s.start):
-        text = text[: span.start] + " " * (span.end - span.start) + text[span.end :]
-    return text
+def _key_point(text: str, weight: Callable[[str], float]) -> _KeyPoint:
+    parts = [statement(part, weight) for part in text.split(";")]
+    clauses = tuple(part for part in parts if part.words) or (statement(text, weight),)
+    return _KeyPoint(text.strip(), clauses, sum(c.total for c in clauses))
 
 
 def _curve(coverage: float, low: float, full: float) -> float:
@@ -343,7 +437,7 @@ def _round_levels(fractions: list[float], criteria: list[_Criterion], target: fl
     Rounding each criterion alone can move the total by half a level per criterion; instead start from the
     floors and raise the criteria with the largest remainders while that brings the total closer.
     """
-    steps = [len(c.spec.levels) - 1 for c in criteria]
+    steps = [len(c.view.spec.levels) - 1 for c in criteria]
     levels = [min(s, int(f * s + 1e-9)) for f, s in zip(fractions, steps, strict=True)]
     total = sum(c.share * lv / s for c, lv, s in zip(criteria, levels, steps, strict=True))
     for i in sorted(range(len(levels)), key=lambda i: (levels[i] - fractions[i] * steps[i], i)):
@@ -352,98 +446,6 @@ def _round_levels(fractions: list[float], criteria: list[_Criterion], target: fl
             levels[i] += 1
             total += step
     return levels
-
-
-def _verdict(
-    index: _RubricIndex, matches: list[list[_Match]], levels: list[int], claims: list[tuple[_Claim, Span]], found: float
-) -> Verdict:
-    criteria: dict[str, CriterionVerdict] = {}
-    strengths: list[str] = []
-    gaps: list[str] = []
-    todo: list[tuple[float, float, str, _Criterion, _KeyPoint]] = []
-    for number, (crit, found_here, level) in enumerate(zip(index.criteria, matches, levels, strict=True)):
-        ranked = sorted(zip(crit.points, found_here, strict=True), key=lambda pm: -pm[1].score)
-        hit = [p for p, m in ranked if m.score >= found]
-        part = [p for p, m in ranked if index.credit.point_low < m.score < found]
-        miss = [p for p, m in ranked if m.score < found]
-        # Quotes for what earned credit: found key points first, then partial ones.
-        credited = [m.span.text for _, m in ranked if m.span and m.score > index.credit.point_low]
-        evidence = list(dict.fromkeys(credited))[:3]
-        stated = [(c, s) for c, s in claims if c.criterion == number]
-        note = ""
-        if stated:
-            level = max(0, level - 1)
-            evidence += [s.text for _, s in stated if s.text not in evidence]
-            note = f" Lowered one level: the answer appears to state “{_short(stated[0][0].text)}”."
-        strengths += [p.text for p in hit]
-        gaps += [p.text for p in miss]
-        top = len(crit.spec.levels) - 1
-        if miss or level < top:
-            weakest = miss[-1] if miss else ranked[-1][0]
-            todo.append((level / top, -len(miss) / len(crit.points), crit.spec.id, crit, weakest))
-        rationale = _rationale(crit, hit, part, miss, level) + note
-        criteria[crit.spec.id] = CriterionVerdict(evidence=evidence, rationale=rationale, level=level)
-    todo.sort(key=lambda t: t[:3])
-    next_step = ""
-    if todo:
-        crit, gap = todo[0][3], todo[0][4]
-        next_step = f"Work on {crit.spec.id} ({crit.spec.description.rstrip('.')}). Start with: {gap.text}"
-        if all(criteria[c.spec.id].level == len(c.spec.levels) - 1 for c in index.criteria):
-            next_step = f"Full marks on every criterion. To go further, on {crit.spec.id}: {gap.text}"
-    return Verdict(
-        criteria=criteria,
-        feedback=Feedback(
-            strengths=strengths,
-            gaps=gaps,
-            misconceptions=[f"“{span.text}”: possibly the misconception “{c.text}”" for c, span in claims],
-            next_step=next_step,
-            follow_up_questions=[_follow_up(t[3].spec) for t in todo[:2]],
-        ),
-    )
-
-
-def _short(text: str, words: int = 9) -> str:
-    parts = text.split()
-    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
-
-
-def _rationale(crit: _Criterion, hit: list[_KeyPoint], part: list[_KeyPoint], miss: list[_KeyPoint], level: int) -> str:
-    found = "; ".join(_short(p.text) for p in hit) or "none"
-    text = f"Level {level} of {len(crit.spec.levels) - 1}: {len(hit)} of {len(crit.points)} key points found ({found})"
-    if part:
-        text += f", {len(part)} in part ({'; '.join(_short(p.text) for p in part)})"
-    absent = [p for p in miss if p not in part]
-    if absent:
-        text += f"; missing: {'; '.join(_short(p.text) for p in absent)}"
-    return text + "."
-
-
-_VERB = re.compile(r"^([A-Z][a-z]+)s\b")
-
-
-def _follow_up(spec: Criterion) -> str:
-    description = spec.description.strip().rstrip(".")
-    verb = _VERB.match(description)
-    if verb:
-        return f"Could you {verb.group(1).lower()}{description[verb.end() :]}?"
-    return f"Could you say more about this: {_lower_first(description)}?"
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def answer_flags(answer: str, rubric: Rubric) -> list[str]:
-    """Flags for answers a word-matching judge cannot grade well: another language, text pasted from the rubric."""
-    flags = []
-    share = english_share(answer)
-    if share is not None and share < 0.08:
-        flags.append("non_english_suspected")
-    source = " ".join([*(p for c in rubric.criteria for p in c.key_points), rubric.reference_answer])
-    copied = copied_share(answer, source)
-    if copied is not None and copied >= 0.6:
-        flags.append("copied_from_rubric")
-    return flags
 
 
 _DEFAULT = OfflineJudge()

@@ -1,0 +1,227 @@
+"""What the sentences of an answer state, for the offline judge: pure, no I/O.
+
+A key point earns credit only where one sentence states it: its distinctive words together, with the same sense
+(a negated word in the answer does not support a plain one in the key point, and the reverse). The same test finds
+an answer's errors: a sentence that states a rubric's wrong claim, and a sentence that states a key point reversed.
+Words weigh by how rare they are in this field's talk and in plain English (`word_rarity.json`), so "data",
+"model" and "training" carry little and a sentence of filler supports nothing.
+
+A sentence with no clause structure (a keyword list, a line of four terms) states nothing: it is a *fragment*,
+told by its share of function words, which prose always has and lists of terms lack.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import NamedTuple
+
+from grader.textsim import STOP_WORDS, Span, clause_texts, letter_grams, negated_tokens, raw_words, sentences, stem
+
+# Words whose presence states the opposite of their partner's: "attention grows linearly" does not say it is
+# quadratic, it says the reverse. Only pairs that cannot both describe one thing in one clause.
+_OPPOSITES = """
+linear quadratic | symmetric asymmetric | increase decrease | increases decreases | higher lower | larger smaller
+faster slower | stable unstable | exact approximate | exactly approximately | deterministic nondeterministic
+sharp blurry | sharper blurrier | lossless lossy | supervised unsupervised | overfitting underfitting
+maximise minimise | maximize minimize | maximising minimising | maximizing minimizing | cheaper costlier
+easier harder | sparse dense | continuous discrete | explicit implicit | parallel sequential | invariant equivariant
+independent dependent | biased unbiased | convex nonconvex | lawful unlawful | legal illegal | allowed prohibited
+allowed banned | required optional | mandatory voluntary | reduces increases | reduce increase | shrinks grows
+"""
+
+
+@functools.cache
+def opposites() -> dict[str, frozenset[str]]:
+    """Stemmed word -> the stemmed words that state its opposite."""
+    table: dict[str, set[str]] = {}
+    for pair in re.split(r"[|\n]", _OPPOSITES):
+        if not pair.strip():
+            continue
+        first, second = (stem(w) for w in pair.split())
+        if first != second:
+            table.setdefault(first, set()).add(second)
+            table.setdefault(second, set()).add(first)
+    return {word: frozenset(others) for word, others in table.items()}
+
+
+@functools.cache
+def word_rarity() -> dict[str, float]:
+    """Rarity 0 … 1 of the words that are common somewhere (scripts/build_word_rarity.py); others are 1."""
+    text = resources.files("grader.judges").joinpath("word_rarity.json").read_text(encoding="utf-8")
+    table: dict[str, float] = json.loads(text)
+    return table
+
+
+class Statement(NamedTuple):
+    """A key point or a wrong claim, as weighted words, each with whether the statement negates it."""
+
+    text: str
+    words: dict[str, float]
+    negated: dict[str, bool]
+    grams: dict[str, float]
+    total: float
+    gram_total: float
+
+
+def statement(text: str, weight: Callable[[str], float]) -> Statement:
+    """Prepare a statement once per rubric; a word's first occurrence decides its sense."""
+    words: dict[str, float] = {}
+    negated: dict[str, bool] = {}
+    for token, neg in negated_tokens(text):
+        if token not in words:
+            words[token] = weight(token)
+            negated[token] = neg
+    grams: dict[str, float] = {}
+    for word, value in words.items():
+        for gram in letter_grams([word]):
+            grams[gram] = max(grams.get(gram, 0.0), value)
+    return Statement(text.strip(), words, negated, grams, max(sum(words.values()), 1e-9), sum(grams.values()))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an answer, analysed once for every statement that looks at it."""
+
+    span: Span
+    tokens: tuple[str, ...]
+    """Content words in order (for claims, whose word order matters)."""
+    plain: frozenset[str]
+    """Words that occur un-negated."""
+    negated: frozenset[str]
+    """Words that occur under a negation."""
+    grams: frozenset[str]
+    mass: int
+    """Content words (repeats counted): how much the sentence says."""
+    fragment: bool
+    """No clause structure: a keyword list or a short run of terms."""
+    clauses: tuple[Clause, ...]
+    """Its clauses, where a wrong claim is looked for: short enough that words meet in one relation."""
+
+
+class Clause(NamedTuple):
+    """A clause of a sentence: its content words in order, and which of them are negated."""
+
+    tokens: tuple[str, ...]
+    plain: frozenset[str]
+    negated: frozenset[str]
+
+
+# Function words of the languages candidates most often answer in besides English: prose in another language is
+# not a keyword list (it gets its own flag), so its articles and prepositions count as clause structure too.
+FUNCTION_WORDS = STOP_WORDS | frozenset(
+    """
+    le la les un une des du de et est sont que qui dans pour par sur avec pas ce cette il elle au aux en se
+    der die das ein eine und ist sind mit für auf von zu den dem nicht es sie wir ich auch wird werden
+    el los las unos una del y es son que en para por con al se lo como más pero
+    il lo gli di della che per con non una sono anche
+    o os as um uma do da dos das em no na não com para por
+    """.split()
+)
+FRAGMENT_FUNCTION_SHARE = 0.12
+"""Below this share of function words, a run of three or more words is a list of terms, not a sentence."""
+
+
+def analyse(text: str) -> list[Sentence]:
+    """The sentences of a text, each with its words by sense and whether it is a fragment."""
+    out = []
+    for span in sentences(text):
+        tagged = negated_tokens(span.text)
+        plain = frozenset(t for t, n in tagged if not n)
+        negated = frozenset(t for t, n in tagged if n)
+        words = raw_words(span.text)
+        function = sum(w in FUNCTION_WORDS for w in words)
+        fragment = len(words) >= 3 and function < FRAGMENT_FUNCTION_SHARE * len(words)
+        grams = frozenset(letter_grams(plain | negated))
+        clauses = tuple(_clause(part) for part in clause_texts(span.text))
+        out.append(Sentence(span, tuple(t for t, _ in tagged), plain, negated, grams, len(tagged), fragment, clauses))
+    return out
+
+
+def _clause(text: str) -> Clause:
+    tagged = negated_tokens(text)
+    plain = frozenset(t for t, n in tagged if not n)
+    return Clause(tuple(t for t, _ in tagged), plain, frozenset(t for t, n in tagged if n))
+
+
+class Support(NamedTuple):
+    """How far one sentence states a statement: with its sense, or reversed."""
+
+    score: float
+    """0 … 1: the weighted share of the statement's words (and letter trigrams) the sentence holds, same sense."""
+    reversed: float
+    """0 … 1: the same share when most of the matched weight has the opposite sense (then `score` is 0)."""
+    conflict: float = 0.0
+    """0 … 1: the share of the statement's weight the sentence holds in the opposite sense, however little."""
+    words: float = 0.0
+    """0 … 1: the share of the statement's words (by count, not weight) the sentence holds in the same sense."""
+    negations_held: bool = True
+    """Whether every word the statement negates is there, negated: "cannot be controlled" needs "control"."""
+    denied: float = 0.0
+    """0 … 1: the share of the statement's weight the sentence negates or turns into its opposite."""
+
+
+NO_SUPPORT = Support(0.0, 0.0)
+
+
+def support(point: Statement, sentence: Sentence | Clause, gram_share: float) -> Support:
+    """Whether a sentence states a statement: words together in one sentence, in the same sense."""
+    same = opposite = denied = 0.0
+    held = 0
+    negations_held = True
+    reverse = opposites()
+    for word, weight in point.words.items():
+        want_negated = point.negated[word]
+        if word in (sentence.negated if want_negated else sentence.plain):
+            same += weight
+            held += 1
+            continue
+        negations_held = negations_held and not want_negated
+        if word in (sentence.plain if want_negated else sentence.negated):
+            opposite += weight
+            # Only the answer negating what the statement asserts denies it: the reverse ("without recurrence"
+            # against "recurrence could be dropped") is mostly a paraphrase.
+            denied += 0.0 if want_negated else weight
+        elif word in reverse and not reverse[word].isdisjoint(sentence.negated if want_negated else sentence.plain):
+            # "linear" where the statement says "quadratic"; a negated opposite ("nor underfitting") says nothing.
+            opposite += weight
+            denied += weight
+    matched = same + opposite
+    if matched <= 0:
+        return NO_SUPPORT
+    grams = 0.0
+    if gram_share and isinstance(sentence, Sentence):
+        found: float = sum(map(point.grams.__getitem__, point.grams.keys() & sentence.grams))
+        grams = found / point.gram_total if point.gram_total else 0.0
+    conflict = opposite / point.total
+    words = held / len(point.words)
+    if opposite > same:
+        share = (1 - gram_share) * matched / point.total + gram_share * grams
+        reverse_share = min(1.0, share) if denied > same else 0.0
+        return Support(0.0, reverse_share, conflict, words, negations_held, denied / point.total)
+    # Opposite-sense words add nothing, and take their part of the trigram credit with them.
+    share = (1 - gram_share) * same / point.total + gram_share * grams * same / matched
+    return Support(min(1.0, share), 0.0, conflict, words, negations_held, denied / point.total)
+
+
+def candidates(point: Statement, answer: Sequence[Sentence], index: dict[str, list[int]], keep: int) -> list[int]:
+    """The sentences sharing the most weight with a statement (fragments never), best first."""
+    shared: dict[int, float] = {}
+    for word, weight in point.words.items():
+        for number in index.get(word, ()):
+            shared[number] = shared.get(number, 0.0) + weight
+    ranked = sorted((n for n in shared if not answer[n].fragment), key=lambda n: (-shared[n], n))
+    return ranked[:keep]
+
+
+def word_index(answer: Sequence[Sentence]) -> dict[str, list[int]]:
+    """Word -> the sentences holding it, in either sense."""
+    index: dict[str, list[int]] = {}
+    for number, sentence in enumerate(answer):
+        for word in sentence.plain | sentence.negated:
+            index.setdefault(word, []).append(number)
+    return index
