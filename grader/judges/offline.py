@@ -43,6 +43,7 @@ from grader.judges.statements import (
     candidates,
     statement,
     support,
+    whole,
     word_index,
     word_rarity,
 )
@@ -82,6 +83,8 @@ class OfflineParams:
     """For hand-written rubrics: crisp key points."""
     sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3)
     """For rubrics built from a reference answer: each key point a sentence bundling several facts."""
+    whole_share: float = 0.5
+    """Rubrics built from a reference answer only: share of a key point's support taken from the whole answer."""
     candidates: int = 4
     """Sentences examined per key point: those sharing the most weight with it."""
     neighbours: int = 10
@@ -234,6 +237,9 @@ class OfflineJudge:
                         wrong.add(number)
                         break
         relevance = [0.0] * len(answer)
+        # A reference answer's sentences bundle several facts that students spread over theirs: for rubrics built
+        # from one, half of a key point's support comes from the whole answer.
+        overall = None if index.hardened else whole(answer)
         matches: list[list[PointMatch]] = []
         for number, crit in enumerate(index.criteria):
             found_here = []
@@ -253,6 +259,8 @@ class OfflineJudge:
                     if index.hardened and denied >= p.reversed_match and best < p.found and denied_at not in wrong:
                         errors.append(Error(number, clause.text, answer[denied_at].span, True))
                         wrong.add(denied_at)
+                    if overall is not None:
+                        best = (1 - p.whole_share) * best + p.whole_share * support(clause, overall, p.gram_share).score
                     score += best * clause.total / point.total
                     if best_at >= 0:
                         spans.append((best, answer[best_at].span))
