@@ -13,8 +13,8 @@ from review_support import (  # noqa: F401  (fixtures)
     HOSTILE,
     bank,
     batch_dir,
-    graded_once,
     grade_batch,
+    graded_once,
     hostile_table,
     read_jsonl,
     serve,
@@ -122,7 +122,8 @@ def test_two_reviewers_are_both_kept_and_the_latest_line_counts(batch_dir: Path,
     entry = ana.answers()[0]
     qid = entry["question_id"]
     for who, level in ((ana, 0), (ana, 2), (bo, 2)):
-        assert who.post("/api/reviews", {"answer_id": entry["answer_id"], "levels": levels_of(bank, qid, level)}).is_success
+        body = {"answer_id": entry["answer_id"], "levels": levels_of(bank, qid, level)}
+        assert who.post("/api/reviews", body).is_success
     assert len(read_jsonl(batch_dir / "reviews.jsonl")) == 3  # append-only: the first save of ana is still there
     report = ana.get("/api/agreement").json()
     assert report["reviews"] == 2 and report["reviewers"] == ["ana", "bo"]
