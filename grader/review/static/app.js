@@ -123,6 +123,7 @@
     fillSelect($("filter-question"), unique((a) => a.question_id), (q) => `${q}: ${titles[q]}`.slice(0, 90));
     fillSelect($("filter-flag"), [...new Set(state.answers.flatMap((a) => a.flags))].sort());
     renderQueue();
+    $("answer-view").removeAttribute("data-answer");
     $("answer-view").hidden = true;
     $("queue").hidden = false;
     document.title = "Panel review: queue";
@@ -153,7 +154,7 @@
                                       "aria-pressed": "false" },
           el("span", { class: "n" }, String(level)), el("span", { class: "descriptor" }, text));
         if (c.grader_level === level) button.appendChild(el("span", { class: "grader-mark" }, "grader"));
-        button.addEventListener("click", () => { setFocus(index); choose(c.id, level, false); });
+        button.addEventListener("click", () => { setFocus(index); choose(c.id, level, false); button.blur(); });
         levels.appendChild(el("li", {}, button));
       });
       const evidence = el("ul", { class: "evidence" });
@@ -223,6 +224,7 @@
       return showQueue();
     }
     state.detail = d;
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
     $("queue").hidden = true;
     $("answer-view").hidden = false;
     document.title = `Panel review: ${d.question_id}`;
@@ -260,6 +262,7 @@
     const index = state.answers.findIndex((a) => a.answer_id === d.answer_id);
     $("prev").hidden = index <= 0;
     $("next").hidden = index < 0 || index >= state.answers.length - 1;
+    $("answer-view").setAttribute("data-answer", d.answer_id);
   }
 
   async function save() {
