@@ -6,6 +6,7 @@ hides the grader until the reviewer has saved. `UPDATE_SCREENSHOTS=1` rewrites t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 
 from grader.bank import Bank
 from grader.cli import app
+from grader.review.store import answer_id
 from grader.rubrics import load_rubric
 from grader.scoring import score_levels
 
@@ -187,7 +189,12 @@ def test_a_hostile_answer_stays_inert(tmp_path: Path, bank: Path, bypass_csp: bo
             assert page.locator("img").count() == 0
             assert page.title() == "Panel review: q05"
             assert page.evaluate("() => window.pwned === undefined")
-            assert hostile["answer"] == HOSTILE
+            # The answer's own URL (/?token=…&answer=ID) opens it directly, just as inert.
+            sha = hashlib.sha256(HOSTILE.encode()).hexdigest()
+            page.goto(f"{served.url}&answer={answer_id(hostile['transcript'], 'q05', sha)}")
+            expect(page.locator("#answer-text")).to_contain_text("window.pwned=1</script>")
+            assert page.locator("img, #answer-text script").count() == 0
+            assert page.evaluate("() => window.pwned === undefined") and page.title() == "Panel review: q05"
 
 
 def test_blind_review_shows_the_grader_only_after_saving(batch_dir: Path, bank: Path, tmp_path: Path) -> None:  # noqa: F811
