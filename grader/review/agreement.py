@@ -147,7 +147,8 @@ def agreement_text(report: Mapping[str, Any]) -> str:
         ("Grader vs reviewers", report["grader_vs_reviewers"]),
         ("Reviewer vs reviewer", report["between_reviewers"]),
     ):
-        width = max([5, *(len(k) for k in section["criteria"])])
+        names = [*section["criteria"], *(" vs ".join(p["reviewers"]) for p in section.get("pairs", []))]
+        width = max([5, *map(len, names)])
         lines += ["", title, f"  {'':<{width}} {'n':>4} {'exact':>6} {'adjacent':>9} {'QWK':>6} {'MAE':>6}"]
         lines.append(_row("total", section["total"], width))
         lines += [_row(key, figures, width) for key, figures in section["criteria"].items()]
