@@ -4,7 +4,7 @@
 (() => {
   const token = new URLSearchParams(location.search).get("token") || "";
   const $ = (id) => document.getElementById(id);
-  const state = { session: null, answers: [], detail: null, chosen: {}, focus: 0, agreement: null, row: 0 };
+  const state = { session: null, answers: [], detail: null, chosen: {}, focus: 0, agreement: null, row: 0, view: 0 };
 
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
@@ -115,8 +115,11 @@
   }
 
   async function showQueue() {
+    const view = ++state.view;  // a later navigation wins over a slower, earlier one
     state.detail = null;
-    state.answers = await api("/api/answers");
+    const answers = await api("/api/answers");
+    if (view !== state.view) return;
+    state.answers = answers;
     const unique = (key) => [...new Set(state.answers.map(key))].sort();
     fillSelect($("filter-transcript"), unique((a) => a.transcript), (t) => t.split("/").pop());
     const titles = Object.fromEntries(state.answers.map((a) => [a.question_id, a.question]));
@@ -216,6 +219,7 @@
   }
 
   async function showAnswer(answerId) {
+    const view = ++state.view;  // a later navigation wins over a slower, earlier one
     let d;
     try {
       d = await api("/api/answers/" + encodeURIComponent(answerId));
@@ -223,6 +227,7 @@
       say(`That answer is not in this batch (${error.message}).`, "error");
       return showQueue();
     }
+    if (view !== state.view) return;
     state.detail = d;
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
     $("queue").hidden = true;
@@ -275,8 +280,8 @@
       say(`Saved ${d.question_id} (${d.candidate || "unknown"}): ${fmt.score(result.review.score, d.max_score)}; grader ${grader}.`, "saved");
       state.answers = await api("/api/answers");
       await refreshAgreement();
-      if (result.next_answer_id) go(result.next_answer_id);
-      else { say($("status").textContent + " Every answer has your review.", "saved"); go(null); }
+      if (result.next_answer_id) go(result.next_answer_id, true);
+      else { say($("status").textContent + " Every answer has your review.", "saved"); go(null, true); }
     } catch (error) {
       say(`Not saved: ${error.message}`, "error");
       $("save").disabled = false;
@@ -291,7 +296,8 @@
 
   // --- navigation and keys ---------------------------------------------------------------------------------
 
-  function go(answerId) {
+  function go(answerId, keepStatus) {
+    if (!keepStatus) say("");
     history.pushState(null, "", pageUrl(answerId));
     route();
   }
