@@ -365,3 +365,32 @@ def test_hostile_answer_is_served_as_json_data(tmp_path: Path, bank: Path) -> No
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["answer"] == HOSTILE  # as data; the page puts it into text nodes
     assert "<script>" not in client.get("/").text.split("<body>")[1]  # the page itself holds no candidate text
+
+
+def test_ungraded_changed_rubric_and_unknown_question(batch_dir: Path, bank: Path) -> None:  # noqa: F811
+    path = batch_dir / "results.jsonl"
+    records = read_jsonl(path)
+    records[0].update(status="ungraded", score=None, criteria=[], error="timeout: no reply within 60 s")
+    records[1]["question_id"] = "q99"  # no rubric: listed as not reviewable, never a crash
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    changed = records[2]["question_id"]
+    rubric_file = bank / "rubrics" / f"{changed}.yaml"
+    rubric_file.write_text(rubric_file.read_text() + "\n# edited after grading\n")
+
+    client = Client(batch_dir, bank)
+    answers = client.answers()
+    assert len(answers) == 7 and [m for m in client.session.batch.skipped if "q99" in m]
+    ungraded = answers[0]  # needs review: first
+    assert ungraded["needs_review"] and ungraded["review_reasons"] == ["ungraded: timeout"]
+    assert ungraded["score"] is None and ungraded["levels"] == {}
+    saved = client.post("/api/reviews", {"answer_id": ungraded["answer_id"],
+                                         "levels": levels_of(bank, ungraded["question_id"], 1)})  # fmt: skip
+    assert saved.status_code == 200 and saved.json()["review"]["grader_score"] is None
+    report = client.get("/api/agreement").json()
+    assert report["reviews"] == 1 and report["grader_vs_reviewers"]["total"]["n"] == 0  # no grade to compare
+    edited = next(a for a in answers if a["question_id"] == changed)
+    assert client.get(f"/api/answers/{edited['answer_id']}").json()["rubric_changed"] is True
+    assert client.get(f"/api/answers/{answers[-1]['answer_id']}").json()["rubric_changed"] is False
+
+    result = CliRunner().invoke(app, ["review", str(batch_dir), "--summary", "--bank", str(bank)])
+    assert result.exit_code == 0 and "Warning: not reviewable" in result.stderr and "q99" in result.stderr
