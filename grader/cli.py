@@ -217,6 +217,9 @@ def _register_subcommands() -> None:
     from grader import cli_batch
 
     cli_batch.register(app)
+    from grader.review import cli as review_cli
+
+    review_cli.register(app)
 
 
 _register_subcommands()
