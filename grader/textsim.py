@@ -161,7 +161,10 @@ def raw_words(text: str) -> list[str]:
 def negated_tokens(text: str) -> list[tuple[str, bool]]:
     """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
     out = []
-    folded = _NEGATING_NEAR.sub(f" {_NEAR} ", _NEGATING.sub(" not ", fold(text)))
+    # The phrase's own words stay (they are content for matching); a marker after it carries the negation.
+    folded = _NEGATING_NEAR.sub(
+        lambda m: f"{m.group()} {_NEAR} ", _NEGATING.sub(lambda m: f"{m.group()} not ", fold(text))
+    )
     for clause in _CLAUSE.split(folded):
         scope, near = 0, False
         for word in _WORD.findall(clause):

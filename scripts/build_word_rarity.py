@@ -3,7 +3,7 @@
 The offline judge weighs a key point's words by rarity, so that "data", "model" and "training" earn little and
 "reparameterisation" or "discriminator" carry the point. Rarity is the smaller of two normalised IDFs:
 across the shipped bank's 50 rubrics (each rubric one document: words every topic uses are common) and across a
-general sample of students' short answers (SAF, another field: plain English is common). Only words common
+general sample of students' short answers (SAF `train` only, another field: plain English is common). Only words common
 somewhere are stored; every other word counts as fully rare (1.0).
 
     python scripts/build_word_rarity.py [--saf /work/shared/data/saf_en.jsonl]
@@ -43,7 +43,8 @@ def saf_documents(path: Path) -> list[set[str]]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            docs.append(set(tokens(row["answer"])))
+            if row.get("split") == "train":  # the test splits measure the judge: they must not shape it
+                docs.append(set(tokens(row["answer"])))
     return docs
 
 

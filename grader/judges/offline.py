@@ -35,6 +35,7 @@ from typing import NamedTuple
 from grader.judges.base import GradedExample, GradingTask, Judgement
 from grader.judges.offline_feedback import CriterionView, Error, PointMatch, build_verdict
 from grader.judges.offline_flags import answer_flags
+from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
     Sentence,
     Statement,
@@ -43,14 +44,13 @@ from grader.judges.statements import (
     candidates,
     statement,
     support,
-    whole,
     word_index,
     word_rarity,
 )
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict
 from grader.reference import REFERENCE_TAG
-from grader.textsim import Neighbours, ordered_recall, passage, tokens
+from grader.textsim import Neighbours, idf_weights, ordered_recall, passage, tokens
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Credit:
     """… and full credit from this support up."""
     full: float
     """Mean key-point credit from which the criterion earns its top level."""
+    gram_share: float = 0.5
+    """Share of letter trigrams (against whole words) in a sentence's support."""
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,17 @@ class OfflineParams:
     """Weight of a key-point word that also occurs in the question: repeating the question is not an answer."""
     rarity_floor: float = 0.05
     """A word weighs this plus its rarity (0 … 1): common words still count a little."""
-    gram_share: float = 0.5
-    """Share of letter trigrams (against whole words) in a sentence's support."""
     point_mass: float = 1.0
     """Key points weigh their word mass to this power within a criterion (0: all count equally)."""
     found: float = 0.5
     """Support from which a key point counts as found (strengths, gaps, evidence)."""
     key_points: Credit = Credit(point_low=0.1, point_high=0.6, full=0.45)
     """For hand-written rubrics: crisp key points."""
-    sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3)
+    sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3, gram_share=0.75)
     """For rubrics built from a reference answer: each key point a sentence bundling several facts."""
-    whole_share: float = 0.5
-    """Rubrics built from a reference answer only: share of a key point's support taken from the whole answer."""
+    window_share: float = 0.5
+    """Rubrics built from a reference answer only: share of a key point's support from its best one- or
+    two-sentence window (the rest from the whole answer; see reference_match.py)."""
     candidates: int = 4
     """Sentences examined per key point: those sharing the most weight with it."""
     neighbours: int = 10
@@ -131,6 +132,8 @@ class _KeyPoint(NamedTuple):
     text: str
     clauses: tuple[Statement, ...]
     total: float
+    whole: Statement
+    """The key point as one statement (rubrics built from a reference answer match it whole)."""
 
 
 class _Criterion(NamedTuple):
@@ -199,7 +202,7 @@ class OfflineJudge:
         """The verdict for one answer: levels, evidence, rationale and feedback."""
         p = self.params
         index = self._rubric_index(task.rubric, task.question.question)
-        reading = self._read(index, analyse(task.answer))
+        reading = self._read(index, task.answer)
         fractions = self._fractions(index, reading.matches)
         target = sum(c.share * f for c, f in zip(index.criteria, fractions, strict=True))
         if index.hardened:
@@ -222,10 +225,16 @@ class OfflineJudge:
 
     def errors(self, rubric: Rubric, question: str, answer: str) -> list[Error]:
         """The sentences of an answer that state a wrong claim or deny a key point (for rubric lint)."""
-        return self._read(self._rubric_index(rubric, question), analyse(answer)).errors
+        return self._read(self._rubric_index(rubric, question), answer).errors
 
-    def _read(self, index: _RubricIndex, answer: list[Sentence]) -> _Reading:
+    def _read(self, index: _RubricIndex, text: str) -> _Reading:
         p = self.params
+        if not index.hardened:
+            whole = passage(text)
+            g = index.credit.gram_share
+            found = [[reference_support(k.whole, whole, g, p.window_share) for k in c.points] for c in index.criteria]
+            return _Reading(found, [], 1.0)
+        answer = analyse(text)
         words = word_index(answer)
         errors: list[Error] = []
         wrong: set[int] = set()
@@ -237,9 +246,6 @@ class OfflineJudge:
                         wrong.add(number)
                         break
         relevance = [0.0] * len(answer)
-        # A reference answer's sentences bundle several facts that students spread over theirs: for rubrics built
-        # from one, half of a key point's support comes from the whole answer.
-        overall = None if index.hardened else whole(answer)
         matches: list[list[PointMatch]] = []
         for number, crit in enumerate(index.criteria):
             found_here = []
@@ -250,7 +256,7 @@ class OfflineJudge:
                     for n in candidates(clause, answer, words, p.candidates):
                         if n in wrong:
                             continue
-                        said: Support = support(clause, answer[n], p.gram_share)
+                        said: Support = support(clause, answer[n], index.credit.gram_share)
                         relevance[n] = max(relevance[n], said.score)
                         if said.score > best:
                             best, best_at = said.score, n
@@ -259,8 +265,6 @@ class OfflineJudge:
                     if index.hardened and denied >= p.reversed_match and best < p.found and denied_at not in wrong:
                         errors.append(Error(number, clause.text, answer[denied_at].span, True))
                         wrong.add(denied_at)
-                    if overall is not None:
-                        best = (1 - p.whole_share) * best + p.whole_share * support(clause, overall, p.gram_share).score
                     score += best * clause.total / point.total
                     if best_at >= 0:
                         spans.append((best, answer[best_at].span))
@@ -333,7 +337,7 @@ class OfflineJudge:
             return None
         priors = []
         for example in examples:
-            fractions = self._fractions(index, self._read(index, analyse(example.answer)).matches)
+            fractions = self._fractions(index, self._read(index, example.answer).matches)
             priors.append(sum(c.share * f for c, f in zip(index.criteria, fractions, strict=True)))
         scores = [e.score_norm for e in examples]
         intercept, slope = ridge_line(priors, scores, self.params.prior_strength)
@@ -377,9 +381,15 @@ def level_zero_claims(levels: list[str]) -> list[str]:
 def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _RubricIndex:
     question_words = set(tokens(question))
     rarity = word_rarity()
+    hardened = REFERENCE_TAG not in rubric.tags
+    # A rubric built from a reference answer may be of any field: its words weigh by how rare they are among its
+    # own key points, not by how rare they are in this bank's field.
+    local = idf_weights([tokens(p) for c in rubric.criteria for p in c.key_points])
 
     def weight(token: str) -> float:
         asked = params.question_weight if token in question_words else 1.0
+        if not hardened:
+            return local.get(token, 1.0) * asked
         return (params.rarity_floor + rarity.get(token, 1.0)) * asked
 
     total_weight = sum(c.weight for c in rubric.criteria)
@@ -412,15 +422,15 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
             criterion = related.index(max(related))
         own = frozenset(w for w in claim.words if w not in topic)
         claims.append(_Claim(claim, tuple(claim.words.items()), criterion, own))
-    hardened = REFERENCE_TAG not in rubric.tags
     credit = params.key_points if hardened else params.sentences
     return _RubricIndex(rubric, criteria, claims, credit, hardened)
 
 
 def _key_point(text: str, weight: Callable[[str], float]) -> _KeyPoint:
     parts = [statement(part, weight) for part in text.split(";")]
-    clauses = tuple(part for part in parts if part.words) or (statement(text, weight),)
-    return _KeyPoint(text.strip(), clauses, sum(c.total for c in clauses))
+    whole = statement(text, weight)
+    clauses = tuple(part for part in parts if part.words) or (whole,)
+    return _KeyPoint(text.strip(), clauses, sum(c.total for c in clauses), whole)
 
 
 def _curve(coverage: float, low: float, full: float) -> float:

@@ -142,22 +142,6 @@ def analyse(text: str) -> list[Sentence]:
     return out
 
 
-def whole(answer: Sequence[Sentence]) -> Sentence:
-    """All sentences as one, for rubrics whose key points are whole reference sentences (see the judge)."""
-    spans = [s.span for s in answer]
-    span = Span(spans[0].start, spans[-1].end, "") if spans else Span(0, 0, "")
-    return Sentence(
-        span,
-        tuple(t for s in answer for t in s.tokens),
-        frozenset().union(*(s.plain for s in answer)),
-        frozenset().union(*(s.negated for s in answer)),
-        frozenset().union(*(s.grams for s in answer)),
-        sum(s.mass for s in answer),
-        False,
-        (),
-    )
-
-
 def _clause(text: str) -> Clause:
     tagged = negated_tokens(text)
     plain = frozenset(t for t, n in tagged if not n)
