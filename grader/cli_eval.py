@@ -191,7 +191,7 @@ def add_example_command(
     from grader.screening import screen_answer
 
     opened = Bank.open(bank or settings_from_env().bank)
-    find_question(load_questions(opened), question_id)
+    find_question(load_questions(opened), question_id, opened)
     rubric = load_rubric(opened, question_id).rubric
     if not 0 <= score <= rubric.max_score:
         raise InputError(f"--score {score:g} is outside 0 … {rubric.max_score:g} (the rubric's max_score)")
