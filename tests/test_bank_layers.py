@@ -166,3 +166,17 @@ def test_calibrate_names_each_exemplar_and_gates_on_pearson() -> None:
     assert passing.exit_code == 0
     failing = run("rubric", "calibrate", "q05", "--backend", "offline", "--fail-under", "1")
     assert failing.exit_code == 1 and "is under --fail-under 1" in failing.stderr
+
+
+def test_the_bank_inside_an_installed_wheel_is_not_written_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import grader.authoring.banks as banks
+    import grader.bank as bank_module
+
+    installed = tmp_path / "site" / "grader" / "_bank"
+    installed.mkdir(parents=True)
+    (installed / "questions.yaml").write_text("- {id: q01, section: S, question: What is a GAN?}\n")
+    monkeypatch.setattr(bank_module, "shipped_bank_root", lambda: installed)
+    monkeypatch.setattr(banks, "shipped_bank_root", lambda: installed)
+    result = run("rubric", "new", "q51", "--question", "What is RAG?")
+    assert result.exit_code == 1 and "grader bank init mybank --extend" in result.stderr
+    assert "q51" not in (installed / "questions.yaml").read_text()

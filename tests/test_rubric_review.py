@@ -150,3 +150,22 @@ def test_a_finding_without_a_path_is_placed_by_its_quote() -> None:
     line = place("somewhere", "GANs are trained by maximising the likelihood of the data.", loaded, text)
     assert line is not None and "GANs are trained by maximising" in text.splitlines()[line - 1]
     assert place("somewhere", "words the rubric never says", loaded, text) is None
+
+
+def test_review_prompt_matches_golden() -> None:
+    import os
+
+    from grader.authoring.reviewing import review_messages
+    from grader.bank import Bank
+    from grader.models import Question
+
+    repo = Path(__file__).resolve().parent.parent
+    loaded = load_rubric_file(DATA / "q05_rubric.yaml")
+    question = Question(id="q05", section="Fundamentals", question="How does a VAE differ from a GAN?")
+    text = (DATA / "q05_rubric.yaml").read_text()
+    messages, _ = review_messages(Bank.open(repo), question, loaded, text)
+    rendered = "".join(f"--- {m.role}\n{m.content}" for m in messages)
+    path = Path(__file__).parent / "data" / "golden" / "review_q05_prompt.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8"), "review prompt changed; rerun with UPDATE_GOLDEN=1 if intended"
