@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from grader.cli_options import BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TemperatureOpt, TimeoutOpt
+from grader.cli_options import BankOpt, BaseUrlOpt, ModelOpt, TimeoutOpt
 
 if TYPE_CHECKING:
     from grader.authoring.calls import AuthoringSession
@@ -34,6 +34,11 @@ class ReviewFormat(StrEnum):
 
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the tokens and the cost; call no model.")]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature \\[default: 0].", show_default=False),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (drafts and reviews).")]
 ReasksOpt = Annotated[
     int, typer.Option("--max-reasks", min=0, max=10, help="Re-asks after an unusable reply (lint errors included).")
 ]
@@ -109,7 +114,7 @@ def draft(
         typer.Option("--notes", help="A file of your own points that a good answer must make.", show_default=False),
     ] = None,
     section: Annotated[
-        str | None, typer.Option("--section", help="Section of a new question [default: Custom].", show_default=False)
+        str | None, typer.Option("--section", help="Section of a new question \\[default: Custom].", show_default=False)
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing rubric.")] = False,
     dry_run: DryRunOpt = False,

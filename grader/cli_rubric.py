@@ -50,7 +50,7 @@ def new(
         ),
     ] = None,
     section: Annotated[
-        str | None, typer.Option("--section", help="Section of a new question [default: Custom].", show_default=False)
+        str | None, typer.Option("--section", help="Section of a new question \\[default: Custom].", show_default=False)
     ] = None,
     bank: BankOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing rubric.")] = False,

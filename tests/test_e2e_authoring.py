@@ -16,7 +16,7 @@ from test_e2e import clean_env, grader
 
 DATA = Path(__file__).parent / "data" / "authoring"
 Q51 = "When would you use retrieval-augmented generation instead of fine-tuning?"
-REVIEW = {
+REVIEW = {  # a hand-made reply, not a model's
     "findings": [
         {"kind": "vague_level", "field": "criteria[2].levels[1]", "quote": "A choice with a generic reason.",
          "fix": "Chooses one and gives one reason tied to the situation.", "confidence": "medium"}

@@ -1,4 +1,4 @@
-"""`grader rubric review`: findings in a strict schema, placed at file:line, and the rubric left untouched."""
+"""`grader rubric review`: strict findings at file:line, the rubric left untouched (hand-made replies)."""
 
 from __future__ import annotations
 
