@@ -169,3 +169,12 @@ def test_review_prompt_matches_golden() -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
         path.write_text(rendered, encoding="utf-8")
     assert rendered == path.read_text(encoding="utf-8"), "review prompt changed; rerun with UPDATE_GOLDEN=1 if intended"
+
+
+def test_cache_clear_empties_the_reviews_too(bank: Path, fake_server: FakeOpenAIServer) -> None:
+    fake_server.enqueue(review_reply(), review_reply())
+    assert run("rubric", "review", "q05", "--bank", str(bank), "--base-url", fake_server.url).exit_code == 0
+    cleared = run("cache", "clear")
+    assert "and 1 cached rubric drafts and reviews" in cleared.stdout
+    assert run("rubric", "review", "q05", "--bank", str(bank), "--base-url", fake_server.url).exit_code == 0
+    assert len(fake_server.requests) == 2

@@ -64,6 +64,12 @@ class ResultStore:
             (key, job, json.dumps(result, ensure_ascii=False)),
         )
 
+    def clear(self) -> int:
+        """Delete every stored result; returns how many there were."""
+        count = int(self._db.execute("SELECT COUNT(*) FROM authoring").fetchone()[0])
+        self._db.execute("DELETE FROM authoring")
+        return count
+
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
