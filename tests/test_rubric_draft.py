@@ -205,3 +205,24 @@ def test_draft_prompt_matches_golden(repo: Path) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8"), "draft prompt changed; rerun with UPDATE_GOLDEN=1 if intended"
+
+
+def test_a_refusal_is_one_line_and_no_re_ask(bank: Path, fake_server: FakeOpenAIServer) -> None:
+    from fakeserver import refusal
+
+    fake_server.enqueue(refusal)
+    result = draft(bank, fake_server)
+    assert result.exit_code == 1 and "the model refused to draft a rubric for q51" in result.stderr
+    assert len(fake_server.requests) == 1 and not (bank / "rubrics" / "q51.yaml").exists()
+
+
+def test_exemplar_levels_that_name_no_criterion_go_back_to_the_model(bank: Path, fake_server: FakeOpenAIServer) -> None:
+    wrong = json.loads((DATA / "draft_q51.json").read_text())  # hand-made, then broken on purpose
+    wrong["exemplars"][0]["levels"][0]["criterion"] = "mechanism"
+    wrong["exemplars"][1]["levels"].append({"criterion": "choice", "level": 1})
+    fake_server.enqueue(Reply(wrong), reply("draft_q51.json"))
+    result = draft(bank, fake_server)
+    assert result.exit_code == 0, result.stderr
+    feedback = fake_server.requests[1]["messages"][-1]["content"]
+    assert "levels name unknown criteria: mechanism" in feedback
+    assert "exemplars[1].levels: criterion 'choice' is given twice" in feedback
