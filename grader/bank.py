@@ -55,6 +55,13 @@ class Bank:
         """Whether this is the bank installed with the grader (inside the wheel: not to be written to)."""
         return self.root == shipped_bank_root().resolve()
 
+    @property
+    def option(self) -> str:
+        """` --bank DIR` for the commands hints print, so they work as printed (empty for the shipped bank)."""
+        import shlex
+
+        return "" if self.is_shipped else f" --bank {shlex.quote(str(self.root))}"
+
     def layers(self) -> list[Bank]:
         """This bank and its bases, nearest first."""
         found: list[Bank] = []

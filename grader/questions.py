@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from pydantic import TypeAdapter, ValidationError
 
 from grader.bank import Bank
@@ -51,5 +49,5 @@ def find_question(questions: list[Question], question_id: str, bank: Bank | None
             return question
     ids = [q.id for q in questions]
     span = f"{ids[0]} … {ids[-1]}" if ids else "none"
-    flag = "" if bank is None or bank.is_shipped else f" --bank {shlex.quote(str(bank.root))}"
+    flag = bank.option if bank is not None else ""
     raise QuestionNotFound(f"no question {question_id!r} in the bank (ids: {span}; see `grader questions{flag}`)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +40,7 @@ def load_rubric(bank: Bank, question_id: str) -> LoadedRubric:
     """The rubric of one question; its question_id must match the file name."""
     path = bank.rubric_path(question_id)
     if not path.is_file():
-        flag = "" if bank.is_shipped else f" --bank {shlex.quote(str(bank.root))}"
+        flag = bank.option
         raise RubricError(
             f"no rubric for {question_id} ({path}); scaffold one with `grader rubric new {question_id}{flag}` "
             f"or draft one with `grader rubric draft {question_id}{flag}`"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,7 @@ DEFAULT_SECTION = "Custom"
 
 def bank_flag(bank: Bank) -> str:
     """` --bank DIR` for hints, so the printed command works as printed (empty for the shipped bank)."""
-    return "" if bank.is_shipped else f" --bank {shlex.quote(str(bank.root))}"
+    return bank.option
 
 
 def ensure_writable(bank: Bank) -> None:
