@@ -203,10 +203,16 @@ def cache_clear() -> None:
     if path is None or not path.exists():
         typer.echo("The cache is already empty.")
         return
+    from grader.authoring.calls import ResultStore
+
+    store = ResultStore(path)  # drafts and reviews live in the same file
+    authored = store.clear()
+    store.close()
     cache = GradeCache(path)
     removed = cache.clear()
     cache.close()
-    typer.echo(f"Removed {removed} cached grades from {path}.")
+    extra = f" and {authored} cached rubric drafts and reviews" if authored else ""
+    typer.echo(f"Removed {removed} cached grades{extra} from {path}.")
 
 
 def _register_subcommands() -> None:

@@ -143,6 +143,16 @@ def calibrate_command(
             "--leave-one-out/--all-exemplars", help="Grade each exemplar with a rubric that does not show it."
         ),
     ] = True,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            min=-1.0,
+            max=1.0,
+            help="Exit 1 when the overall Pearson correlation is below this gate (for CI).",
+            show_default=False,
+        ),
+    ] = None,
     output_format: FormatOpt = Format.text,
     backend: BackendOpt = BackendChoice.auto,
     model: ModelOpt = None,
@@ -165,10 +175,30 @@ def calibrate_command(
     items = [(service.question(qid), service.rubric(qid).rubric) for qid in ids]
     graded = {qid: service.examples(qid) for qid in ids}
     result = _run(service, lambda: acalibrate(items, service, examples=graded, leave_one_out=leave_one_out))
+    names = exemplar_labels(items)
     if output_format is Format.json:
-        typer.echo(json.dumps(calibration_json(result, service.judge.name), indent=2))
+        typer.echo(json.dumps(calibration_json(result, service.judge.name, names), indent=2))
     else:
-        typer.echo(calibration_text(result, service.judge.name, leave_one_out), nl=False)
+        typer.echo(calibration_text(result, service.judge.name, leave_one_out, names), nl=False)
+    if fail_under is not None:
+        pearson = result.overall.pearson
+        if pearson is None:
+            typer.echo(f"grader: no Pearson correlation to hold to --fail-under {fail_under:g} "
+                       "(too few graded exemplars, or no spread in their scores)", err=True)  # fmt: skip
+            raise typer.Exit(code=1)
+        if pearson < fail_under:
+            typer.echo(f"grader: pearson {pearson:.3f} is under --fail-under {fail_under:g}", err=True)
+            raise typer.Exit(code=1)
+
+
+def exemplar_labels(items: list[tuple[Any, Any]]) -> dict[tuple[str, int], str]:
+    """A short label per exemplar (its note, else its first words), by (question id, index)."""
+    labels: dict[tuple[str, int], str] = {}
+    for _question, rubric in items:
+        for index, exemplar in enumerate(rubric.exemplars):
+            text = " ".join((exemplar.note or exemplar.answer).split())
+            labels[(rubric.question_id, index)] = text if len(text) <= 60 else text[:59] + "…"
+    return labels
 
 
 def add_example_command(
@@ -191,7 +221,7 @@ def add_example_command(
     from grader.screening import screen_answer
 
     opened = Bank.open(bank or settings_from_env().bank)
-    find_question(load_questions(opened), question_id)
+    find_question(load_questions(opened), question_id, opened)
     rubric = load_rubric(opened, question_id).rubric
     if not 0 <= score <= rubric.max_score:
         raise InputError(f"--score {score:g} is outside 0 … {rubric.max_score:g} (the rubric's max_score)")
@@ -274,7 +304,9 @@ def eval_text(result: EvalResult, judge: str, source: str, per_question: bool = 
     return "\n".join(lines) + "\n"
 
 
-def calibration_json(result: CalibrationResult, judge: str) -> dict[str, Any]:
+def calibration_json(
+    result: CalibrationResult, judge: str, labels: dict[tuple[str, int], str] | None = None
+) -> dict[str, Any]:
     """The `--format json` object of `grader rubric calibrate`."""
     return {
         "judge": judge,
@@ -289,7 +321,9 @@ def calibration_json(result: CalibrationResult, judge: str) -> dict[str, Any]:
                 "pearson": r.agreement.pearson,
                 "ordering": dataclasses.asdict(r.ordering),
                 "exemplars": [
-                    {"index": c.index, "expected": c.expected, "score": c.score, "max_score": c.max_score,
+                    {"index": c.index, "name": f"{c.question_id}#{c.index + 1}",
+                     "label": (labels or {}).get((c.question_id, c.index)),
+                     "expected": c.expected, "score": c.score, "max_score": c.max_score,
                      "levels_expected": c.levels_expected, "levels": c.levels, "error": c.error}
                     for c in r.checks
                 ],
@@ -310,16 +344,26 @@ def _ordering_totals(result: CalibrationResult) -> dict[str, int]:
     }
 
 
-def calibration_text(result: CalibrationResult, judge: str, leave_one_out: bool) -> str:
-    """The readable report of `grader rubric calibrate`."""
+def calibration_text(
+    result: CalibrationResult, judge: str, leave_one_out: bool, labels: dict[tuple[str, int], str] | None = None
+) -> str:
+    """The readable report of `grader rubric calibrate`: a line per rubric, then one per exemplar, named."""
     how = "each graded by a rubric without it" if leave_one_out else "rubrics shown whole"
     lines = [f"Exemplars graded by the {judge} judge ({how}); score / expected", ""]
-    lines.append(f"  {'rubric':<8} {'MAE %':>6} {'levels':>7}  exemplars")
+    lines.append(f"  {'rubric':<8} {'MAE %':>6} {'levels':>7}  exemplar: score/expected, levels matched, note")
     for r in result.rubrics:
-        pairs = "  ".join(f"{'-' if c.score is None else f'{c.score:g}'}/{c.expected:g}" for c in r.checks)
         mae = "-" if r.mae_pct is None else f"{100 * r.mae_pct:.0f}"
         levels = "-" if r.level_exact is None else f"{100 * r.level_exact:.0f}%"
-        lines.append(f"  {r.question_id:<8} {mae:>6} {levels:>7}  {pairs}")
+        lines.append(f"  {r.question_id:<8} {mae:>6} {levels:>7}")
+        for c in r.checks:
+            pair = f"{'-' if c.score is None else f'{c.score:g}'}/{c.expected:g}"
+            matched = "-"
+            if c.levels_expected and c.levels:
+                same = sum(c.levels.get(cid) == lv for cid, lv in c.levels_expected.items())
+                matched = f"{same}/{len(c.levels_expected)}"
+            label = (labels or {}).get((c.question_id, c.index), "")
+            error = f"  ungraded: {c.error}" if c.error else ""
+            lines.append(f"    {c.question_id}#{c.index + 1:<3} {pair:>11} {matched:>5}  {label}{error}")
     o = result.overall
     lines += [
         "",

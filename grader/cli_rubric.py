@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
         pass
     else:
         cli_eval.register(app, rubric_app)
+    from grader import cli_authoring
+
+    cli_authoring.register(app, rubric_app)
     app.add_typer(rubric_app, name="rubric")
 
 
@@ -37,28 +40,46 @@ def _bank(bank: Path | None):  # type: ignore[no-untyped-def]
 
 
 def new(
-    question_id: Annotated[str, typer.Argument(help="Question id, e.g. q07.")],
+    question_id: Annotated[str, typer.Argument(help="Question id, e.g. q07, or a new one such as q51.")],
+    question: Annotated[
+        str | None,
+        typer.Option(
+            "--question",
+            help="The question's text: adds it to the bank when the bank lacks the id.",
+            show_default=False,
+        ),
+    ] = None,
+    section: Annotated[
+        str | None, typer.Option("--section", help="Section of a new question \\[default: Custom].", show_default=False)
+    ] = None,
     bank: BankOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing rubric.")] = False,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the scaffold instead of writing it.")] = False,
 ) -> None:
-    """Scaffold a commented rubric for a question at rubrics/<id>.yaml."""
+    """Scaffold a commented rubric for a question at rubrics/<id>.yaml (adding the question to the bank if new)."""
+    import shlex
+
+    from grader.authoring.banks import add_question, bank_flag, ensure_writable, resolve_question
     from grader.errors import InputError
-    from grader.questions import find_question, load_questions
     from grader.rubrics import scaffold_rubric
 
     opened = _bank(bank)
-    question = find_question(load_questions(opened), question_id)
-    text = scaffold_rubric(question)
+    asked, is_new = resolve_question(opened, question_id, question, section)
+    path = opened.own_rubric_path(question_id)
+    check = f"grader rubric lint {shlex.quote(str(path))}{bank_flag(opened)}"
+    text = scaffold_rubric(asked, check)
     if stdout:
         typer.echo(text, nl=False)
         return
-    path = opened.rubric_path(question_id)
-    if path.exists() and not force:
-        raise InputError(f"{path} exists; pass --force to overwrite it")
+    existing = opened.rubric_path(question_id)
+    if existing.exists() and not force:
+        raise InputError(f"{existing} exists; pass --force to overwrite it")
+    ensure_writable(opened)
+    if is_new:
+        typer.echo(f"Added {question_id} to {add_question(opened, asked)}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    typer.echo(f"Wrote {path}. Fill in the TODOs, then run: grader rubric lint {path}")
+    typer.echo(f"Wrote {path}. Fill in the TODOs, then run: {check}")
 
 
 def lint(
@@ -126,7 +147,7 @@ def show(
     from grader.scoring import criterion_points
 
     opened = _bank(bank)
-    question = find_question(load_questions(opened), question_id)
+    question = find_question(load_questions(opened), question_id, opened)
     rubric = load_rubric(opened, question_id).rubric
     if output_format is OutputFormat.json:
         typer.echo(rubric.model_dump_json(indent=2))

@@ -13,8 +13,23 @@ _QUESTIONS = TypeAdapter(list[Question])
 
 
 def load_questions(bank: Bank) -> list[Question]:
-    """All questions of a bank, in file order; ids must be unique."""
+    """All questions of a bank, in file order; ids must be unique.
+
+    A bank built on a base (bank.yaml) lists the base's questions first, its own replacing those of the same id
+    in place and adding the others after them.
+    """
+    if bank.base is None:
+        return _load_own_questions(bank)
+    merged = {q.id: q for q in load_questions(bank.base)}
+    if bank.questions_path.is_file():
+        merged.update({q.id: q for q in _load_own_questions(bank, empty_ok=True)})
+    return list(merged.values())
+
+
+def _load_own_questions(bank: Bank, empty_ok: bool = False) -> list[Question]:
     located = load_yaml(bank.questions_path)
+    if empty_ok and located.data is None:
+        return []
     try:
         questions = _QUESTIONS.validate_python(located.data)
     except ValidationError as exc:
@@ -27,11 +42,12 @@ def load_questions(bank: Bank) -> list[Question]:
     return questions
 
 
-def find_question(questions: list[Question], question_id: str) -> Question:
-    """The question with this id, or QuestionNotFound naming the valid range."""
+def find_question(questions: list[Question], question_id: str, bank: Bank | None = None) -> Question:
+    """The question with this id, or QuestionNotFound naming the valid range (and the bank, for the hint)."""
     for question in questions:
         if question.id == question_id:
             return question
     ids = [q.id for q in questions]
     span = f"{ids[0]} … {ids[-1]}" if ids else "none"
-    raise QuestionNotFound(f"no question {question_id!r} in the bank (ids: {span}; see `grader questions`)")
+    flag = bank.option if bank is not None else ""
+    raise QuestionNotFound(f"no question {question_id!r} in the bank (ids: {span}; see `grader questions{flag}`)")

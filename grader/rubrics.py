@@ -40,7 +40,11 @@ def load_rubric(bank: Bank, question_id: str) -> LoadedRubric:
     """The rubric of one question; its question_id must match the file name."""
     path = bank.rubric_path(question_id)
     if not path.is_file():
-        raise RubricError(f"no rubric for {question_id} ({path}); scaffold one with `grader rubric new {question_id}`")
+        flag = bank.option
+        raise RubricError(
+            f"no rubric for {question_id} ({path}); scaffold one with `grader rubric new {question_id}{flag}` "
+            f"or draft one with `grader rubric draft {question_id}{flag}`"
+        )
     loaded = load_rubric_file(path)
     if loaded.rubric.question_id != question_id:
         raise RubricError(
@@ -50,11 +54,12 @@ def load_rubric(bank: Bank, question_id: str) -> LoadedRubric:
     return loaded
 
 
-def scaffold_rubric(question: Question) -> str:
+def scaffold_rubric(question: Question, check_command: str | None = None) -> str:
     """A commented rubric skeleton for a question, to be filled in by an author."""
+    check = check_command or f"grader rubric lint rubrics/{question.id}.yaml"
     return f"""\
 # Rubric for {question.id}: {question.question}
-# Check it with `grader rubric lint rubrics/{question.id}.yaml`; the format is `grader rubric schema`.
+# Check it with `{check}`; the format is `grader rubric schema`.
 question_id: {question.id}
 max_score: 10
 tags: []

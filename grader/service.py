@@ -123,7 +123,7 @@ class GradingService:
 
     def question(self, question_id: str) -> Question:
         """A question of the bank."""
-        return find_question(self.questions, question_id)
+        return find_question(self.questions, question_id, self.bank)
 
     def rubric(self, question_id: str) -> LoadedRubric:
         """The loaded rubric of a question (loaded once)."""
