@@ -96,6 +96,7 @@ def lint(
     model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = "gpt-4.1-mini",
 ) -> None:
     """Check rubrics: schema (file:line), criteria, levels, weights, exemplars, reference answer, prompt size."""
+    from grader.judges.rubric_check import self_contradictions
     from grader.lint import lint_paths, missing_rubrics
     from grader.prompts import PromptRenderer
     from grader.questions import find_question, load_questions
@@ -113,7 +114,7 @@ def lint(
         return sum(counter.count(m.content) for m in rendered.messages)
 
     targets = list(paths) if paths else opened.rubric_paths()
-    messages = lint_paths(targets, questions, prompt_tokens, budget)
+    messages = lint_paths(targets, questions, prompt_tokens, budget, self_contradictions)
     if not paths and not allow_missing:
         messages += missing_rubrics(questions, targets, opened.questions_path)
     for message in messages:

@@ -62,13 +62,23 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
+SelfCheck = Callable[[Rubric, str], Iterable[tuple[tuple[str | int, ...], str]]]
+"""Reads a rubric (and its question's text) as a judge does and returns (field, problem) pairs."""
+
+
 def lint_rubric(
     loaded: LoadedRubric,
     question_ids: set[str] | None = None,
     prompt_tokens: Callable[[LoadedRubric], int] | None = None,
     prompt_budget: int = DEFAULT_PROMPT_BUDGET,
+    self_check: SelfCheck | None = None,
+    question_text: str = "",
 ) -> list[LintMessage]:
-    """Check one loaded rubric; `prompt_tokens` renders its grading prompt and counts its tokens."""
+    """Check one loaded rubric.
+
+    `prompt_tokens` renders its grading prompt and counts its tokens; `self_check` reads the rubric with a judge's
+    matcher (the CLI passes the offline judge's: its correct texts must not state its own wrong claims).
+    """
     rubric, located = loaded.rubric, loaded.located
     messages: list[LintMessage] = []
 
@@ -112,6 +122,9 @@ def lint_rubric(
         if _PLACEHOLDER.search(text):
             report(loc, f"placeholder left in {_dotted(loc)}: {text.strip()[:60]!r}")
     messages.extend(_lint_exemplars(loaded, seen))
+    if self_check is not None and not any(m.severity == "error" for m in messages):
+        for loc, text in self_check(rubric, question_text):
+            report(loc, text)
     if prompt_tokens is not None and not any(m.severity == "error" for m in messages):
         try:
             tokens = prompt_tokens(loaded)
@@ -181,9 +194,11 @@ def lint_paths(
     questions: list[Question],
     prompt_tokens: Callable[[LoadedRubric], int] | None = None,
     prompt_budget: int = DEFAULT_PROMPT_BUDGET,
+    self_check: SelfCheck | None = None,
 ) -> list[LintMessage]:
     """Lint rubric files; a file that does not load is one error naming its line."""
     question_ids = {q.id for q in questions}
+    texts = {q.id: q.question for q in questions}
     messages: list[LintMessage] = []
     for path in paths:
         try:
@@ -191,7 +206,8 @@ def lint_paths(
         except GraderError as exc:
             messages.extend(_load_failures(path, str(exc)))
             continue
-        messages.extend(lint_rubric(loaded, question_ids, prompt_tokens, prompt_budget))
+        text = texts.get(loaded.rubric.question_id, "")
+        messages.extend(lint_rubric(loaded, question_ids, prompt_tokens, prompt_budget, self_check, text))
     return messages
 
 

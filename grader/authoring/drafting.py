@@ -22,6 +22,7 @@ from grader.authoring.schemas import DRAFT_MAX_SCORE, DraftRubric, to_rubric_dat
 from grader.authoring.yamlout import rubric_yaml
 from grader.bank import Bank
 from grader.errors import GraderError
+from grader.judges.rubric_check import self_contradictions
 from grader.lint import (
     DEFAULT_PROMPT_BUDGET,
     HIGH_EXEMPLAR,
@@ -97,7 +98,7 @@ def check_draft(
     with tempfile.TemporaryDirectory(prefix="grader-draft-") as scratch:
         path = Path(scratch) / f"{question.id}.yaml"
         path.write_text(text, encoding="utf-8")
-        messages = lint_paths([path], questions, prompt_tokens, DEFAULT_PROMPT_BUDGET)
+        messages = lint_paths([path], questions, prompt_tokens, DEFAULT_PROMPT_BUDGET, self_contradictions)
     errors = [f"{question.id}.yaml line {m.line}: {m.text}" for m in messages if m.severity == "error"]
     warnings = [f"line {m.line}: {m.text}" for m in messages if m.severity == "warning"]
     return text, [*problems, *errors], warnings

@@ -50,7 +50,7 @@ from grader.judges.statements import (
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict
 from grader.reference import REFERENCE_TAG
-from grader.textsim import Neighbours, idf_weights, ordered_recall, passage, tokens
+from grader.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,10 @@ class OfflineParams:
     """Pseudo-answers holding the coverage-to-score line at identity until graded answers move it."""
     claim_match: float = 0.66
     """Support (same sense, words only) from which a clause states a wrong claim …"""
+    claim_least_weight: float = 0.9
+    """A claim whose words weigh less than this in all (common words only) is too vague to look for …"""
+    short_claim_match: float = 0.8
+    """… (claims of three words or fewer: this much of their weight) …"""
     claim_words: float = 0.6
     """… holding at least this share of its words (a claim's rare subject alone does not state it) …"""
     claim_sentence: float = 0.8
@@ -163,6 +167,8 @@ class _RubricIndex:
     credit: Credit
     hardened: bool
     """Hand-written rubric: errors, fragments and dilution apply (not to rubrics built from a reference)."""
+    topic: frozenset[str]
+    """Words of the rubric's correct texts (reference answer, key points)."""
 
 
 class _Graded(NamedTuple):
@@ -227,6 +233,16 @@ class OfflineJudge:
         """The sentences of an answer that state a wrong claim or deny a key point (for rubric lint)."""
         return self._read(self._rubric_index(rubric, question), answer).errors
 
+    def stating(self, rubric: Rubric, question: str, claim_text: str, answer: str) -> Span | None:
+        """The sentence of an answer that states a claim, matched as the rubric's misconceptions are (for lint)."""
+        index = self._rubric_index(rubric, question)
+        claim = _claim(claim_text, index.topic, self.params, MIN_EXAMPLE_WORDS)
+        if claim is None:
+            return None
+        wanted = _Claim(claim, tuple(claim.words.items()), 0, _own(claim, index.topic))
+        # Level-0 examples are terse ("calls BERT a decoder model"): only a clause that says it counts.
+        return next((s.span for s in analyse(answer) if not s.fragment and self._states(wanted, s, True)), None)
+
     def _read(self, index: _RubricIndex, text: str) -> _Reading:
         p = self.params
         if not index.hardened:
@@ -276,28 +292,27 @@ class OfflineJudge:
         )
         return _Reading(matches, errors, on_point / mass if mass else 0.0)
 
-    def _states(self, claim: _Claim, sentence: Sentence) -> bool:
+    def _states(self, claim: _Claim, sentence: Sentence, clauses_only: bool = False) -> bool:
         """Whether a sentence states a wrong claim: in one of its clauses, or across it almost word for word."""
         p = self.params
+        # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
+        short_claim = len(claim.statement.words) <= 3
+        needed = p.short_claim_match if short_claim else p.claim_match
         for clause in sentence.clauses:
             if not _holds_own(claim, clause.plain | clause.negated):
                 continue
             said = support(claim.statement, clause, 0.0)
-            if (
-                said.score >= p.claim_match
-                and said.words >= p.claim_words
-                and said.negations_held
-                and not said.conflict
-            ):
+            enough = said.score >= needed and (short_claim or said.words >= p.claim_words)
+            if enough and said.negations_held and not said.conflict:
                 if ordered_recall(claim.order, clause.tokens).score >= p.claim_order:
                     return True
-        if not _holds_own(claim, sentence.plain | sentence.negated):
+        # Across a whole sentence, words of a claim meet in other relations ("queries from the decoder and keys from
+        # the encoder", "latency, throughput, cost"): only long claims, nearly all their words, nearly in order.
+        if clauses_only or len(claim.statement.words) < 4 or not _holds_own(claim, sentence.plain | sentence.negated):
             return False
         said = support(claim.statement, sentence, p.claim_gram_share)
         if said.conflict or not said.negations_held or said.score < p.claim_sentence:
             return False
-        # Across a whole sentence, words of the claim can meet in another relation ("queries from the decoder and
-        # keys from the encoder"): nearly all of them must be there, nearly in order.
         if said.words < p.claim_sentence_words:
             return False
         return ordered_recall(claim.order, sentence.tokens).score >= p.claim_sentence_order
@@ -399,31 +414,35 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
         mass = tuple(max(p.total, 1e-6) ** params.point_mass for p in points)
         view = CriterionView(spec, tuple(p.text for p in points))
         criteria.append(_Criterion(view, points, mass, spec.weight / total_weight))
-    topic = set(tokens(rubric.reference_answer)) | {w for c in rubric.criteria for p in c.key_points for w in tokens(p)}
-
-    def claim_weight(token: str) -> float:
-        # Unlike a key point's, a claim's subject counts in full: "GANs are the more stable" is wrong where
-        # "VAEs are the more stable" is right, and the two differ in a word of the question.
-        return params.rarity_floor + rarity.get(token, 1.0)
-
+    topic = frozenset(tokens(rubric.reference_answer)) | {
+        w for c in rubric.criteria for p in c.key_points for w in tokens(p)
+    }
     claims = []
-    # Level-0 examples ("e.g. memorising the training set") name topics more than claims: correct answers mention
-    # them too, so the judge does not count them as errors (rubric lint still checks exemplars against them).
-    texts: list[tuple[str, int | None, int]] = [(t, None, 2) for t in [*rubric.misconceptions, *rubric.red_flags]]
-    for text, criterion, least in texts:
-        # A misconception is often written "wrong claim; the correction": only the claim is matched.
-        claim = statement(_CLAIM_VERB.sub("", text.split(";")[0]), claim_weight)
-        if len(claim.words) < least:
+    for text in [*rubric.misconceptions, *rubric.red_flags]:
+        claim = _claim(text, topic, params)
+        if claim is None:
             continue
-        if criterion is None:
-            related = [
-                sum(claim.words.get(w, 0.0) for p in c.points for k in p.clauses for w in k.words) for c in criteria
-            ]
-            criterion = related.index(max(related))
-        own = frozenset(w for w in claim.words if w not in topic)
-        claims.append(_Claim(claim, tuple(claim.words.items()), criterion, own))
+        related = [sum(claim.words.get(w, 0.0) for p in c.points for k in p.clauses for w in k.words) for c in criteria]
+        claims.append(_Claim(claim, tuple(claim.words.items()), related.index(max(related)), _own(claim, topic)))
     credit = params.key_points if hardened else params.sentences
-    return _RubricIndex(rubric, criteria, claims, credit, hardened)
+    return _RubricIndex(rubric, criteria, claims, credit, hardened, topic)
+
+
+def _claim(text: str, topic: frozenset[str], params: OfflineParams, least: int = 2) -> Statement | None:
+    """A wrong claim as a statement, or None when too short to tell from correct text.
+
+    A misconception is often written "wrong claim; the correction": only the claim is matched. Unlike a key
+    point's, a claim's subject counts in full: "GANs are the more stable" is wrong where "VAEs are the more
+    stable" is right, and the two differ in a word of the question.
+    """
+    rarity = word_rarity()
+    claim = statement(_CLAIM_VERB.sub("", text.split(";")[0]), lambda t: params.rarity_floor + rarity.get(t, 1.0))
+    # Too few words, or only common ones ("the noising is learned by the model"), and correct text says it too.
+    return claim if len(claim.words) >= least and claim.total >= params.claim_least_weight else None
+
+
+def _own(claim: Statement, topic: frozenset[str]) -> frozenset[str]:
+    return frozenset(w for w in claim.words if w not in topic)
 
 
 def _key_point(text: str, weight: Callable[[str], float]) -> _KeyPoint:

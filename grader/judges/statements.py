@@ -25,13 +25,15 @@ from grader.textsim import STOP_WORDS, Span, clause_texts, letter_grams, negated
 # Words whose presence states the opposite of their partner's: "attention grows linearly" does not say it is
 # quadratic, it says the reverse. Only pairs that cannot both describe one thing in one clause.
 _OPPOSITES = """
-linear quadratic | symmetric asymmetric | increase decrease | increases decreases | higher lower | larger smaller
-faster slower | stable unstable | exact approximate | exactly approximately | deterministic nondeterministic
-sharp blurry | sharper blurrier | lossless lossy | supervised unsupervised | overfitting underfitting
-maximise minimise | maximize minimize | maximising minimising | maximizing minimizing | cheaper costlier
-easier harder | sparse dense | continuous discrete | explicit implicit | parallel sequential | invariant equivariant
-independent dependent | biased unbiased | convex nonconvex | lawful unlawful | legal illegal | allowed prohibited
-allowed banned | required optional | mandatory voluntary | reduces increases | reduce increase | shrinks grows
+linear quadratic | symmetric asymmetric | increase decrease | increases decreases | higher lower
+larger smaller | faster slower | stable unstable | exact approximate | exactly approximately
+deterministic nondeterministic | sharp blurry | sharper blurrier | lossless lossy | supervised unsupervised
+overfitting underfitting | maximise minimise | maximize minimize | maximising minimising
+maximizing minimizing | cheaper costlier | easier harder | sparse dense | continuous discrete
+explicit implicit | parallel sequential | invariant equivariant | independent dependent | biased unbiased
+convex nonconvex | lawful unlawful | legal illegal | allowed prohibited | allowed banned | required optional
+forward reverse | fixed learned | fixed learnable | fixed trained | mandatory voluntary | reduces increases
+reduce increase | shrinks grows
 """
 
 
