@@ -111,20 +111,27 @@ def test_better_answers_score_higher(q05: tuple[Question, Rubric]) -> None:
     assert score(q05, wrong) < score(q05, strong)
 
 
+FULL = GOOD + (
+    " Hybrids such as VAE-GAN and VQGAN combine the two, latent diffusion models like Stable Diffusion use a VAE to "
+    "compress images into the latent space that diffusion works in, and diffusion models have largely replaced "
+    "GANs for high-quality image generation."
+)
+
+
 def test_feedback_names_the_key_points_found_and_missing(q05: tuple[Question, Rubric]) -> None:
     _, rubric = q05
-    verdict = judge_answer(q05, GOOD)
+    verdict = judge_answer(q05, FULL)
     every = [p.strip() for c in rubric.criteria for p in c.key_points]
     feedback = verdict.feedback
     assert set(feedback.strengths) <= set(every)
     assert "The reparameterisation trick, z = mu + sigma * epsilon, lets gradients flow through sampling." in (
         feedback.strengths
     )
-    # GOOD earns every top level: the card lists no gap (a 10/10 listing nine gaps contradicted itself), and the
+    # FULL earns every top level: the card lists no gap (a 10/10 listing nine gaps contradicted itself), and the
     # next step says so before pointing past the levels.
     assert all(verdict.criteria[spec.id].level == len(spec.levels) - 1 for spec in rubric.criteria)
     assert feedback.gaps == []
-    assert feedback.next_step.startswith("Full marks on every criterion. To go further, on context: Hybrids")
+    assert feedback.next_step.startswith("Full marks on every criterion. To go further, on ")
     thin = judge_answer(q05, "A VAE encodes to a distribution and is trained on the ELBO.")
     assert thin.feedback.next_step.startswith("Work on ") and "Start with: " in thin.feedback.next_step
     below_top = [spec for spec in rubric.criteria if thin.criteria[spec.id].level < len(spec.levels) - 1]

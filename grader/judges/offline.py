@@ -79,7 +79,7 @@ class OfflineParams:
     """Key points weigh their word mass to this power within a criterion (0: all count equally)."""
     found: float = 0.5
     """Support from which a key point counts as found (strengths, gaps, evidence)."""
-    key_points: Credit = Credit(point_low=0.1, point_high=0.6, full=0.45)
+    key_points: Credit = Credit(point_low=0.1, point_high=0.6, full=0.6)
     """For hand-written rubrics: crisp key points."""
     sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3, gram_share=0.75)
     """For rubrics built from a reference answer: each key point a sentence bundling several facts."""
@@ -118,7 +118,7 @@ class OfflineParams:
     """Reversed support from which a sentence denies a key point (an error) …"""
     denied_share: float = 0.35
     """… when the words it negates or reverses carry at least this share of the key point's weight."""
-    error_penalty: float = 0.1
+    error_penalty: float = 0.2
     """Share of the maximum each error takes off the total."""
     error_levels: float = 1.0
     """Share of its criterion's levels an error takes off: a criterion built on a wrong claim earns level 0, as
