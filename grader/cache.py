@@ -71,10 +71,6 @@ class GradeCache:
         self._db.execute("VACUUM")
         return count
 
-    def count(self) -> int:
-        """How many grades are cached."""
-        return int(self._db.execute("SELECT COUNT(*) FROM grades").fetchone()[0])
-
     def close(self) -> None:
         """Close the connection."""
         self._db.close()

@@ -36,7 +36,7 @@ from grader.cli_options import (
     TimeoutOpt,
     build_settings,
 )
-from grader.config import DEFAULT_MAX_ANSWER_TOKENS
+from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS
 
 MAX_ANSWER_BYTES = 1_000_000
 

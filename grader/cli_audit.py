@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from grader.cli_options import BankOpt
-
-
-class AuditFormat(StrEnum):
-    """How the audit is printed."""
-
-    text = "text"
-    json = "json"
+from grader.vocabulary import ReportFormat as AuditFormat
 
 
 def register(app: typer.Typer) -> None:

@@ -31,13 +31,12 @@ from grader.cli_options import (
     TimeoutOpt,
     build_settings,
 )
+from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS
 
 if TYPE_CHECKING:
     from grader.batch import BatchOutcome, DryRun
 
 DEFAULT_CONCURRENCY = 8
-DEFAULT_MATCH_THRESHOLD = 0.24  # kept equal to matching.DEFAULT_THRESHOLD by a test; importing it slows --help
-DEFAULT_MAX_ANSWER_TOKENS = 3000  # kept equal to config.DEFAULT_MAX_ANSWER_TOKENS; importing config slows --help
 
 
 class _BarProgress:

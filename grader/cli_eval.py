@@ -6,13 +6,13 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from grader.cli_options import BackendChoice, BackendOpt, BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TimeoutOpt
+from grader.vocabulary import ReportFormat as Format
 
 if TYPE_CHECKING:
     from grader.evaluation import CalibrationResult, EvalResult
@@ -20,13 +20,6 @@ if TYPE_CHECKING:
     from grader.service import GradingService
 
 T = TypeVar("T")
-
-
-class Format(StrEnum):
-    """Output of the measuring commands."""
-
-    text = "text"
-    json = "json"
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="text (a table) or json.")]

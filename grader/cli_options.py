@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from grader.vocabulary import DEFAULT_MODEL, OutputFormat, ReportFormat
+
+__all__ = ["OutputFormat", "ReportFormat"]
+
 if TYPE_CHECKING:
     from grader.config import Settings
 
-DEFAULT_MODEL_HELP = (
-    "gpt-4.1-mini"  # kept equal to config.DEFAULT_MODEL by a test; importing config here would slow --help
-)
+DEFAULT_MODEL_HELP = DEFAULT_MODEL
 
 
 class BackendChoice(StrEnum):
@@ -22,14 +24,6 @@ class BackendChoice(StrEnum):
     auto = "auto"
     openai = "openai"
     offline = "offline"
-
-
-class OutputFormat(StrEnum):
-    """How results are printed."""
-
-    text = "text"
-    json = "json"
-    markdown = "markdown"
 
 
 class Audience(StrEnum):

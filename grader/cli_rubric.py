@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from grader.cli_options import BankOpt, OutputFormat
+from grader.cli_options import BankOpt
+from grader.vocabulary import DEFAULT_MODEL, OutputFormat
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +73,7 @@ def lint(
     budget: Annotated[
         int, typer.Option("--budget", help="Token budget for a rendered grading prompt (answer excluded).")
     ] = 6000,
-    model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = "gpt-4.1-mini",
+    model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = DEFAULT_MODEL,
 ) -> None:
     """Check rubrics: schema (file:line), criteria, levels, weights, exemplars, reference answer, prompt size."""
     from grader.lint import lint_paths, missing_rubrics

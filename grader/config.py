@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import Literal
 
 from grader.errors import ConfigError
+from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT
 
-DEFAULT_MODEL = "gpt-4.1-mini"
-"""Accepts temperature 0, a seed and strict structured outputs, and is cheap enough for batches."""
-DEFAULT_TIMEOUT = 60.0
+__all__ = ["DEFAULT_MAX_ANSWER_TOKENS", "DEFAULT_MODEL", "DEFAULT_TIMEOUT", "Secret", "Settings", "settings_from_env"]
+
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_REASK_LIMIT = 2
-DEFAULT_MAX_ANSWER_TOKENS = 3000
 PLACEHOLDER_KEY = "not-needed"
 """Sent to a --base-url server when no key is set: the SDK insists on one, local servers ignore it."""
 
 Backend = Literal["auto", "openai", "offline"]
-BACKENDS: tuple[str, ...] = ("auto", "openai", "offline")
 
 
 class Secret(str):

@@ -202,11 +202,6 @@ class ExemplarCheck:
     levels: dict[str, int] | None
     error: str | None = None
 
-    @property
-    def abs_error(self) -> float | None:
-        """|score - expected| in points, or None when ungraded."""
-        return None if self.score is None else abs(self.score - self.expected)
-
 
 @dataclass(frozen=True)
 class Ordering:

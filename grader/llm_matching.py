@@ -25,13 +25,14 @@ from grader.matching import Match, QuestionMatcher
 from grader.models import Message, Question, Usage
 from grader.pricing import Price, cost_usd
 from grader.prompts import answer_tag
+from grader.vocabulary import WEAK_MATCH_MARGIN
 
 DECISIONS = "matches.json"
 CANDIDATES = 60
 """Bank questions offered per call, best word matches first: the whole shipped bank (about 1,000 tokens), since
 an unsure question is often one whose right answer the word matcher ranks low."""
-UNSURE_MARGIN = 0.08
-"""Kept equal to reports.WEAK_MATCH_MARGIN: what the report would flag as a weak match, the model settles."""
+UNSURE_MARGIN = WEAK_MATCH_MARGIN
+"""What the report would flag as a weak match, the model settles."""
 NONE = "none"
 
 SYSTEM = (

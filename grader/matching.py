@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 from grader.models import Question, Rubric
 from grader.textsim import cosine, letter_grams, tokens
+from grader.vocabulary import DEFAULT_MATCH_THRESHOLD
 
-DEFAULT_THRESHOLD = 0.24
-"""Score below which a question matches nothing (fitted on tests/test_matching.py's paraphrases)."""
+DEFAULT_THRESHOLD = DEFAULT_MATCH_THRESHOLD
 GRAM_SHARE = 0.25
 
 # Applied to folded (lower-case) text, in order, before tokenising: interviewers' rephrasings meet the bank's
@@ -244,8 +244,3 @@ class QuestionMatcher:
             runner_up=runner_id,
             runner_up_score=round(runner, 4),
         )
-
-    def vocabulary_share(self, text: str) -> float:
-        """Share of a text's topic words that the bank knows (0 for small talk, high for a technical question)."""
-        words = topic_tokens(text)
-        return sum(1 for w in words if w in self.idf) / len(words) if words else 0.0

@@ -79,13 +79,6 @@ class Rubric(StrictModel):
     sources: list[str] = Field(default_factory=list)
     """Where time-sensitive facts were checked."""
 
-    def criterion(self, criterion_id: str) -> Criterion:
-        """Return the criterion with this id (KeyError if absent)."""
-        for criterion in self.criteria:
-            if criterion.id == criterion_id:
-                return criterion
-        raise KeyError(criterion_id)
-
 
 class CriterionVerdict(BaseModel):
     """A judge's decision on one criterion: the level, with its reasons."""

@@ -9,7 +9,6 @@ hash, which the answer therefore cannot contain.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,8 +199,3 @@ def _referenced(env: jinja2.Environment, names: list[str]) -> set[str]:
                 found.add(child)
                 pending.append(child)
     return found - set(names)
-
-
-def prompt_files_exist(prompts_dir: Path) -> bool:
-    """Whether a folder holds both grading templates."""
-    return all(os.path.isfile(prompts_dir / name) for name in (SYSTEM_TEMPLATE, USER_TEMPLATE))

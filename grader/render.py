@@ -12,9 +12,9 @@ import textwrap
 
 from grader.models import CriterionResult, Feedback, Grade, Question, Rubric
 from grader.scoring import agreement_threshold, expected_level, normalize_for_match
+from grader.vocabulary import LOW_AGREEMENT
 
 WIDTH = 88
-LOW_AGREEMENT = "low_agreement"
 CANDIDATE = "candidate"
 
 

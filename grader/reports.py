@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from grader import __version__
 from grader.errors import InputError
 from grader.metrics import pearson, spearman
+from grader.vocabulary import ANSWER_TRUNCATED, FLAGS, WEAK_MATCH, WEAK_MATCH_MARGIN
 
 if TYPE_CHECKING:
     from grader.models import Grade
@@ -33,20 +34,7 @@ if TYPE_CHECKING:
 
 RESULTS = "results.jsonl"
 OUTPUTS = (RESULTS, "summary.json", "report.md", "report.html")
-WEAK_MATCH = "weak_match"
-WEAK_MATCH_MARGIN = 0.08
-"""A match this close to the threshold is graded but flagged for a person to check the question id."""
-REVIEW_FLAGS = (
-    "prompt_injection_suspected",
-    "hidden_characters",
-    "low_agreement",
-    "evidence_not_found",
-    "answer_truncated",
-    "samples_missing",
-    "copied_from_rubric",
-    "non_english_suspected",
-    WEAK_MATCH,
-)
+REVIEW_FLAGS = FLAGS
 VERBOSITY_THRESHOLD = 0.5
 """Correlation of score with answer length above which the summary warns of verbosity bias."""
 VERBOSITY_MIN_ANSWERS = 8
@@ -129,8 +117,8 @@ def result_record(item: WorkItem, grade: Grade, answer: str, threshold: float) -
     flags = list(grade.flags)
     if item.match_score is not None and item.asked and item.match_score < threshold + WEAK_MATCH_MARGIN:
         flags.append(WEAK_MATCH)
-    if item.truncated and "answer_truncated" not in flags:
-        flags.append("answer_truncated")
+    if item.truncated and ANSWER_TRUNCATED not in flags:
+        flags.append(ANSWER_TRUNCATED)
     record = grade.model_dump(mode="json")
     record["flags"] = list(dict.fromkeys(flags))
     record.update(

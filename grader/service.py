@@ -32,10 +32,7 @@ from grader.rubrics import LoadedRubric, load_rubric
 from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
 from grader.screening import screen_answer
 from grader.tokens import TokenCounter
-
-EVIDENCE_NOT_FOUND = "evidence_not_found"
-ANSWER_TRUNCATED = "answer_truncated"
-LOW_AGREEMENT = "low_agreement"
+from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT
 
 
 def make_judge(settings: Settings, bank: Bank, client: LLMClient | None = None, price: Price | None = None) -> Judge:

@@ -33,9 +33,9 @@ from grader.scoring import (
 )
 from grader.screening import screen_answer
 from grader.textsim import nearest_texts
+from grader.vocabulary import SAMPLES_MISSING
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
-SAMPLES_MISSING = "samples_missing"
 LEVEL_MODE_ARGMAX = "argmax"
 LEVEL_MODE_LOGPROBS = "logprobs"
 LEVEL_MODE_FALLBACK = "argmax (fallback: no logprobs returned)"

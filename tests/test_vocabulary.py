@@ -1,0 +1,19 @@
+"""One constant per vocabulary: modules that spell a shared word themselves agree with grader.vocabulary."""
+
+from grader import screening, vocabulary
+from grader.judges import offline
+
+
+def test_screening_flags_are_the_vocabulary_flags():
+    assert screening.HIDDEN_CHARACTERS == vocabulary.HIDDEN_CHARACTERS
+    assert screening.INJECTION == vocabulary.PROMPT_INJECTION_SUSPECTED
+
+
+def test_offline_flags_are_known_flags():
+    source = open(offline.__file__, encoding="utf-8").read()
+    for word in ("non_english_suspected", "copied_from_rubric"):
+        assert word in source and word in vocabulary.FLAGS
+
+
+def test_flags_are_unique():
+    assert len(set(vocabulary.FLAGS)) == len(vocabulary.FLAGS)
