@@ -49,4 +49,5 @@ def grade_answer(question_id: str, answer: str, settings: Settings | None = None
     from grader.config import settings_from_env
     from grader.service import GradingService
 
-    return GradingService(settings or settings_from_env()).grade_answer(question_id, answer)
+    with GradingService(settings or settings_from_env()) as service:
+        return service.grade_answer(question_id, answer)

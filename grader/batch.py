@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from grader import __version__
-from grader.batch_limits import RETRY_AFTER, TRANSIENT, Budget, RateGate, estimate_tokens, price_for, retry_delay
+from grader.batch_limits import Budget, RateGate, estimate_tokens, price_for, retry_delay
 from grader.batch_plan import BatchOptions, DryRun, dry_run, plan_batch, plan_with_llm
-from grader.errors import ConfigError, GraderError, InputError
-from grader.judges.base import GradingTask, Judgement
+from grader.errors import ConfigError, Failure, GraderError, InputError
+from grader.judges.base import Judgement
 from grader.models import Grade
 from grader.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
-from grader.service import GradingService, PreparedAnswer
+from grader.service import GradingService, StagedAnswer
 from grader.transcript import WorkItem
+from grader.vocabulary import ErrorCode
 
 __all__ = ["BatchOptions", "BatchOutcome", "DryRun", "arun_batch", "dry_run", "run_batch"]
 
@@ -80,19 +80,6 @@ class BatchOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def unattempted(service: GradingService, question_id: str, error: str) -> Grade:
-    """An ungraded result for an answer that never reached the judge (no answer, an unusable rubric)."""
-    from grader.models import Provenance
-
-    max_score = 0.0
-    with contextlib.suppress(GraderError):
-        max_score = service.rubric(question_id).rubric.max_score
-    provenance = Provenance(grader_version=__version__, judge=service.judge.name, bank=str(service.bank.root),
-                            graded_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))  # fmt: skip
-    return Grade(question_id=question_id, status="ungraded", score=None, max_score=max_score, error=error,
-                 backend=service.backend, provenance=provenance)  # fmt: skip
-
-
 class BatchRunner:
     """Runs a plan's items on `concurrency` workers; see the module docstring."""
 
@@ -140,26 +127,22 @@ class BatchRunner:
             self.outcome.pending += 1
             return None
         if not item.answer.strip():
-            grade = unattempted(service, item.question_id, "no_answer: the candidate gave no answer")
-            await self._write(item, grade, "")
+            nothing = Failure(ErrorCode.no_answer, "the candidate gave no answer")
+            await self._write(item, service.unattempted(item.question_id, nothing), "")
             return None
         try:
-            prepared = service.prepare(item.answer, [item.candidate] if item.candidate else [])
-            task = service.task(item.question_id, prepared)
+            staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
         except GraderError as exc:
-            code = "invalid_input" if isinstance(exc, InputError) else "bank_error"  # e.g. a rubric that fails
-            await self._write(item, unattempted(service, item.question_id, f"{code}: {exc}"), item.answer)
+            code = ErrorCode.invalid_input if isinstance(exc, InputError) else ErrorCode.bank_error  # a bad rubric
+            await self._write(item, service.unattempted(item.question_id, Failure(code, str(exc))), item.answer)
             return None
-        if service.cache is not None:
-            cached = service.cache.get(service.key(item.question_id, prepared))
-            if cached is not None:
-                cached.provenance.cached = True
-                self.outcome.cached += 1
-                await self._write(item, cached, prepared.text)
-                return None
+        if staged.cached is not None:
+            self.outcome.cached += 1
+            await self._write(item, staged.cached, staged.prepared.text)
+            return None
         reserved = 0.0
         if self.budget is not None:
-            estimate = self.budget.reserve(*estimate_tokens(service, task))
+            estimate = self.budget.reserve(*estimate_tokens(service, staged.task))
             if estimate is None:
                 self.outcome.stopped = "over_budget"
                 self.outcome.pending += 1
@@ -167,31 +150,33 @@ class BatchRunner:
                 return None
             reserved = estimate
         await self.gate.wait()
-        grade = await self._judge(item, task, prepared)
+        grade = await self._judge(staged)
         if grade.usage.cost_usd is not None:  # retried attempts included: each one was paid for
             self.outcome.spent_usd = round((self.outcome.spent_usd or 0.0) + grade.usage.cost_usd, 8)
         if self.budget is not None:
             self.budget.settle(reserved, grade)
-        error = grade.error or ""
+        failure = grade.failure
         # A timeout is retried once at most: a hanging server must not hold a worker for long.
-        limit = 1 if error.startswith("timeout:") else self.options.retries
-        if grade.status == "ungraded" and TRANSIENT.match(error) and attempt < min(limit, self.options.retries):
-            delay = retry_delay(error, attempt)
-            if error.startswith("llm_unavailable: 429") or RETRY_AFTER.search(error):
+        limit = 1 if failure is not None and failure.code is ErrorCode.timeout else self.options.retries
+        if failure is not None and failure.transient and attempt < min(limit, self.options.retries):
+            delay = retry_delay(failure, attempt)
+            if failure.rate_limited or failure.retry_after is not None:
                 self.gate.hold(delay)
             return delay
         self.outcome.judged += 1
-        await self._write(item, grade, prepared.text)
+        await self._write(item, grade, staged.prepared.text)
         return None
 
-    async def _judge(self, item: WorkItem, task: GradingTask, prepared: PreparedAnswer) -> Grade:
+    async def _judge(self, staged: StagedAnswer) -> Grade:
         try:
-            return await asyncio.wait_for(self.service.agrade_prepared(item.question_id, prepared), self.hard_timeout)
+            return await asyncio.wait_for(self.service.agrade(staged), self.hard_timeout)
         except TimeoutError:
             limit = self.service.settings.timeout
-            message = f"timeout: no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
-            judgement = Judgement(verdict=None, error=message, model=self.service.settings.model)
-            return self.service.build_grade(task, prepared, judgement)
+            message = f"no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
+            failure = Failure(ErrorCode.timeout, message, transient=True)
+            return self.service.finish(
+                staged, Judgement(verdict=None, failure=failure, model=self.service.settings.model)
+            )
 
     async def _write(self, item: WorkItem, grade: Grade, answer: str) -> None:
         record = result_record(item, grade, answer, self.options.match_threshold)

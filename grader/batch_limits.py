@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
 
+from grader.errors import Failure
 from grader.judges.base import GradingTask
 from grader.models import Grade
 from grader.pricing import Price, known_price
@@ -21,8 +21,6 @@ from grader.service import GradingService
 
 COMPLETION_TOKENS_PRIOR = (150, 80)
 """Expected completion tokens of one verdict: a base plus this much per criterion (for dry runs and budgets)."""
-RETRY_AFTER = re.compile(r"(?:retry[- ]after|try again in)\D{0,3}(\d+(?:\.\d+)?)\s*(ms|s\b|sec|seconds)?", re.I)
-TRANSIENT = re.compile(r"^(?:llm_unavailable: (?:429|5\d\d|cannot connect|error from)|timeout:)")
 
 
 def price_for(model: str, override: Price | None) -> Price | None:
@@ -81,12 +79,10 @@ class Budget:
         self.max_completion = max(self.max_completion, grade.usage.completion_tokens or 0)
 
 
-def retry_delay(error: str, attempt: int) -> float:
-    """Seconds before trying a transient failure again: Retry-After when the error gives one, else a backoff."""
-    found = RETRY_AFTER.search(error)
-    if found:
-        value = float(found.group(1))
-        return min(120.0, value / 1000 if (found.group(2) or "").lower() == "ms" else value)  # the SDK's own cap
+def retry_delay(failure: Failure, attempt: int) -> float:
+    """Seconds before trying a transient failure again: the server's Retry-After when it gave one, else a backoff."""
+    if failure.retry_after is not None:
+        return failure.retry_after  # the client capped it already
     backoff: float = min(30.0, 0.5 * 2**attempt)
     return backoff * (0.75 + random.random() / 2)
 

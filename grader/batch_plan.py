@@ -161,15 +161,14 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
             if not item.answer.strip():
                 continue
             try:
-                prepared = service.prepare(item.answer, [item.candidate] if item.candidate else [])
-                task = service.task(item.question_id, prepared)
+                staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
             except GraderError as exc:
                 report.problems.append(f"{item.item_id}: {exc}")
                 continue
-            if service.cache is not None and service.cache.get(service.key(item.question_id, prepared)):
+            if staged.cached is not None:
                 report.cached += 1
                 continue
-            prompt, completion = estimate_tokens(service, task)
+            prompt, completion = estimate_tokens(service, staged.task)
             report.to_call += 1
             report.prompt_tokens += prompt
             report.completion_tokens += completion

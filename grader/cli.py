@@ -36,7 +36,7 @@ from grader.cli_options import (
     TimeoutOpt,
     build_settings,
 )
-from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS
+from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS, ErrorCode
 
 MAX_ANSWER_BYTES = 1_000_000
 
@@ -151,10 +151,10 @@ def grade(
         max_answer_tokens=max_answer_tokens, on_long_answer=on_long_answer, logprobs=logprobs,
         shuffle_criteria=shuffle_criteria,
     )  # fmt: skip
-    service = GradingService(settings)
-    question = service.question(question_id)
-    service.rubric(question_id)
-    result = service.grade_answer(question_id, text, names=candidate or ())
+    with GradingService(settings) as service:
+        question = service.question(question_id)
+        service.rubric(question_id)
+        result = service.grade_answer(question_id, text, names=candidate or ())
     if output_format is OutputFormat.json:
         typer.echo(result.model_dump_json(indent=2))
     elif output_format is OutputFormat.markdown:
@@ -163,7 +163,10 @@ def grade(
         typer.echo(grade_text(result, question), nl=False)
     if result.status == "ungraded":
         typer.echo(f"grader: ungraded: {result.error}", err=True)
-        unreachable = (result.error or "").startswith(("llm_unavailable", "timeout"))
+        unreachable = result.failure is not None and result.failure.code in (
+            ErrorCode.llm_unavailable,
+            ErrorCode.timeout,
+        )
         if unreachable or strict:
             raise typer.Exit(code=1)
 

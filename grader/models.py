@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grader.errors import Failure
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 _N = TypeVar("_N", int, float)
@@ -184,12 +186,20 @@ class Grade(BaseModel):
     feedback: Feedback = Field(default_factory=Feedback)
     flags: list[str] = Field(default_factory=list)
     error: str | None = None
+    failure: Failure | None = Field(default=None, exclude=True, repr=False)
+    """The typed reason behind `error`, for code that acts on it (retries, exit codes); not part of the JSON."""
     backend: str
     model: str | None = None
     usage: Usage = Field(default_factory=Usage)
     provenance: Provenance
     attempts: int = 1
     answer_tokens: int | None = None
+
+    @model_validator(mode="after")
+    def _error_from_failure(self) -> Grade:
+        if self.failure is not None and self.error is None:
+            self.error = str(self.failure)
+        return self
 
     @property
     def pct(self) -> float | None:

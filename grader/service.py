@@ -1,13 +1,20 @@
-"""The grading service: answer in, Grade out, whichever judge decides.
+"""The grading service: the one place an answer becomes a Grade, whichever judge decides.
 
-Prepare the answer (screen, redact, fit to the token budget), look in the cache, judge, check the verdict
-against the rubric, score it by the fixed formula. A judge that cannot produce a valid verdict yields an
-`ungraded` grade with the reason; never a silent zero.
+Two typed stages, which every caller (grade, batch, the dry run, eval, calibrate) goes through:
+
+- `stage`: prepare the answer (screen, redact, fit to the token budget), build the judge's task, compute the
+  cache key and look it up once -> a StagedAnswer (its `cached` grade, if any, is the result).
+- `finish`: a judge's Judgement -> the Grade: the verdict checked against the rubric, scored in code by the
+  fixed formula, flagged, with provenance; stored in the cache when graded.
+
+`agrade` runs both around the judge. A judge that cannot produce a valid verdict yields an `ungraded` grade
+with its typed Failure; never a silent zero. One instance grades any number of answers; `close` releases it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -21,7 +28,7 @@ from grader.bank import Bank
 from grader.cache import GradeCache, cache_key
 from grader.clients.base import LLMClient, make_client
 from grader.config import Settings
-from grader.errors import BankError, InputError
+from grader.errors import BankError, Failure, GraderError, InputError
 from grader.examples import load_bank_examples
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement
 from grader.models import Grade, Provenance, Question, Rubric
@@ -32,7 +39,7 @@ from grader.rubrics import LoadedRubric, load_rubric
 from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
 from grader.screening import screen_answer
 from grader.tokens import TokenCounter
-from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT
+from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT, ErrorCode
 
 
 def make_judge(settings: Settings, bank: Bank, client: LLMClient | None = None, price: Price | None = None) -> Judge:
@@ -68,6 +75,19 @@ class PreparedAnswer:
     flags: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StagedAnswer:
+    """An answer ready for the judge: its task, its cache key and, when the cache holds it, its grade."""
+
+    prepared: PreparedAnswer
+    task: GradingTask
+    rubric_sha256: str
+    key: str | None
+    """None when the cache is off."""
+    cached: Grade | None
+    """The grade from the cache (no judge needed), or None."""
+
+
 class GradingService:
     """Grades answers against one bank with one judge; share one instance across a batch."""
 
@@ -98,6 +118,7 @@ class GradingService:
         self._prompt_sha: str | None = None
         self.cache = GradeCache(settings.cache_path) if settings.use_cache and settings.cache_path else None
         self._counter: TokenCounter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def counter(self) -> TokenCounter:
@@ -167,9 +188,30 @@ class GradingService:
             examples=self.examples(question_id),
         )
 
-    def key(self, question_id: str, prepared: PreparedAnswer) -> str:
-        """Cache key of a bank question's answer: everything that shapes the request."""
-        return self._key(self.task(question_id, prepared), self.rubric(question_id).sha256)
+    def stage(self, question_id: str, answer: str, names: Sequence[str] = ()) -> StagedAnswer:
+        """Stage an answer to a bank question: prepared, its task, its cache key, and its cached grade if any.
+
+        Raises a GraderError for an answer or a rubric that cannot be used (empty, too long, a broken rubric).
+        """
+        prepared = self.prepare(answer, names)
+        return self._staged(self.task(question_id, prepared), prepared, self.rubric(question_id).sha256)
+
+    def stage_task(self, task: GradingTask) -> StagedAnswer:
+        """Stage a task whose question and rubric need not come from the bank.
+
+        For eval's reference-answer rubrics and calibrate's leave-one-out rubrics: the same preparation, cache
+        and checks as a bank question's answer.
+        """
+        prepared = self.prepare(task.answer)
+        task = dataclasses.replace(task, answer=prepared.text)
+        return self._staged(task, prepared, rubric_digest(task.rubric))
+
+    def _staged(self, task: GradingTask, prepared: PreparedAnswer, rubric_sha256: str) -> StagedAnswer:
+        key = self._key(task, rubric_sha256) if self.cache is not None else None
+        cached = self.cache.get(key) if self.cache is not None and key is not None else None
+        if cached is not None:
+            cached.provenance.cached = True
+        return StagedAnswer(prepared, task, rubric_sha256, key, cached)
 
     def _key(self, task: GradingTask, rubric_sha256: str) -> str:
         s = self.settings
@@ -197,56 +239,55 @@ class GradingService:
         }
         return cache_key(parts)
 
-    async def agrade_answer(self, question_id: str, answer: str, *, names: Sequence[str] = ()) -> Grade:
-        """Grade one answer (async: batch runs many at once on one client)."""
-        return await self.agrade_prepared(question_id, self.prepare(answer, names))
+    async def agrade(self, staged: StagedAnswer) -> Grade:
+        """The grade of a staged answer: the cached one, or the judge's, finished."""
+        if staged.cached is not None:
+            return staged.cached
+        return self.finish(staged, await self.judge.judge(staged.task))
 
-    async def agrade_prepared(self, question_id: str, prepared: PreparedAnswer) -> Grade:
-        """Grade an answer already prepared (batch prepares first, to look in the cache and price the call)."""
-        return await self._agrade(self.task(question_id, prepared), prepared, self.rubric(question_id).sha256)
+    async def agrade_answer(self, question_id: str, answer: str, *, names: Sequence[str] = ()) -> Grade:
+        """Grade one answer to a bank question (async: batch runs many at once on one client)."""
+        return await self.agrade(self.stage(question_id, answer, names))
 
     async def agrade_task(self, task: GradingTask) -> Grade:
-        """Grade a task whose question and rubric need not come from the bank.
-
-        For eval rows graded against a reference answer and calibrate's leave-one-out rubrics: the same
-        preparation, cache, checks and scoring as a bank question's answer.
-        """
-        prepared = self.prepare(task.answer)
-        task = dataclasses.replace(task, answer=prepared.text)
-        return await self._agrade(task, prepared, rubric_digest(task.rubric))
-
-    async def _agrade(self, task: GradingTask, prepared: PreparedAnswer, rubric_sha256: str) -> Grade:
-        key = self._key(task, rubric_sha256) if self.cache else None
-        if self.cache and key:
-            cached = self.cache.get(key)
-            if cached is not None:
-                cached.provenance.cached = True
-                return cached
-        judgement = await self.judge.judge(task)
-        grade = self.build_grade(task, prepared, judgement, rubric_sha256)
-        if self.cache and key:
-            self.cache.put(key, grade)
-        return grade
+        """Grade a task whose question and rubric need not come from the bank (see stage_task)."""
+        return await self.agrade(self.stage_task(task))
 
     def grade_answer(self, question_id: str, answer: str, *, names: Sequence[str] = ()) -> Grade:
-        """Grade one answer synchronously (the same path as batch, under asyncio.run)."""
+        """Grade one answer synchronously (the same path as batch, on this service's own event loop).
 
-        async def run() -> Grade:
-            try:
-                return await self.agrade_answer(question_id, answer, names=names)
-            finally:
-                await self.aclose()
+        The loop lives as long as the service, so the client's connections and the cache serve every call;
+        `close` releases them.
+        """
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self.agrade_answer(question_id, answer, names=names))
 
-        return asyncio.run(run())
+    def finish(self, staged: StagedAnswer, judgement: Judgement) -> Grade:
+        """The Grade of a staged answer from a judge's judgement; stored in the cache when graded."""
+        grade = self._build_grade(staged.task, staged.prepared, judgement, staged.rubric_sha256)
+        if self.cache is not None and staged.key is not None:
+            self.cache.put(staged.key, grade)
+        return grade
 
-    def build_grade(
-        self, task: GradingTask, prepared: PreparedAnswer, judgement: Judgement, rubric_sha256: str | None = None
+    def unattempted(self, question_id: str, failure: Failure) -> Grade:
+        """An ungraded result for an answer that never reached the judge (no answer, an unusable rubric)."""
+        max_score = 0.0
+        with contextlib.suppress(GraderError):
+            max_score = self.rubric(question_id).rubric.max_score
+        provenance = Provenance(grader_version=__version__, judge=self.judge.name, bank=str(self.bank.root),
+                                graded_at=_now())  # fmt: skip
+        return Grade(question_id=question_id, status="ungraded", score=None, max_score=max_score, failure=failure,
+                     backend=self.backend, provenance=provenance)  # fmt: skip
+
+    def _build_grade(
+        self, task: GradingTask, prepared: PreparedAnswer, judgement: Judgement, rubric_sha256: str
     ) -> Grade:
         """Turn a judgement into the public Grade: checked, scored in code, with flags and provenance."""
         rubric = task.rubric
         flags = [*prepared.flags, *judgement.flags]
         provenance = Provenance(
-            rubric_sha256=rubric_sha256 or self.rubric(rubric.question_id).sha256,
+            rubric_sha256=rubric_sha256,
             prompt_sha256=self.prompt_sha256,
             grader_version=__version__,
             bank=str(self.bank.root),
@@ -258,7 +299,7 @@ class GradingService:
             seed=self.settings.seed if self.backend != "offline" else None,
             samples=self.settings.samples if self.backend != "offline" else 1,
             level_mode=judgement.level_mode,
-            graded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            graded_at=_now(),
         )
         common: dict[str, Any] = {
             "question_id": rubric.question_id,
@@ -273,8 +314,8 @@ class GradingService:
         verdict = judgement.verdict
         problems = verdict_problems(verdict, rubric) if verdict is not None else []
         if verdict is None or problems:
-            error = judgement.error or "invalid_verdict: " + "; ".join(problems)
-            return Grade(status="ungraded", score=None, flags=_unique(flags), error=error, **common)
+            failure = judgement.failure or Failure(ErrorCode.invalid_verdict, "; ".join(problems))
+            return Grade(status="ungraded", score=None, flags=_unique(flags), failure=failure, **common)
         if missing_evidence(verdict, task.answer):
             flags.append(EVIDENCE_NOT_FOUND)
         if disagreeing_criteria(verdict, rubric):
@@ -294,7 +335,7 @@ class GradingService:
         return grade
 
     async def aclose(self) -> None:
-        """Release the client's connections and the cache."""
+        """Release the client's connections and the cache; the service grades nothing after this."""
         client = getattr(self.judge, "client", None)
         if client is not None:
             await client.aclose()
@@ -302,10 +343,31 @@ class GradingService:
             self.cache.close()
             self.cache = None
 
+    def close(self) -> None:
+        """Release everything, from synchronous code (after grade_answer)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            asyncio.run(self.aclose())
+            return
+        try:
+            loop.run_until_complete(self.aclose())
+        finally:
+            loop.close()
+
+    def __enter__(self) -> GradingService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def rubric_digest(rubric: Rubric) -> str:
     """sha256 of a rubric's content, for rubrics with no file (a bank rubric's provenance hashes its file)."""
     return hashlib.sha256(rubric.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _unique(items: list[str]) -> list[str]:

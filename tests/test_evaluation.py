@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from grader.bank import Bank
 from grader.cli import app
 from grader.config import Settings
-from grader.errors import InputError, QuestionNotFound
+from grader.errors import Failure, InputError, QuestionNotFound
 from grader.evaluation import (
     ExemplarCheck,
     Ordering,
@@ -32,6 +32,7 @@ from grader.questions import find_question, load_questions
 from grader.reference import REFERENCE_TAG
 from grader.rubrics import load_rubric
 from grader.service import GradingService
+from grader.vocabulary import ErrorCode
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "eval"
@@ -62,7 +63,7 @@ class ScriptedJudge:
     async def judge(self, task: GradingTask) -> Judgement:
         self.tasks.append(task)
         if self.level is None:
-            return Judgement(verdict=None, error="llm_unavailable: down")
+            return Judgement(verdict=None, failure=Failure(ErrorCode.llm_unavailable, "down"))
         return Judgement(
             verdict=Verdict(criteria={c.id: CriterionVerdict(level=self.level) for c in task.rubric.criteria})
         )

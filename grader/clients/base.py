@@ -36,7 +36,7 @@ class Choice(Generic[T]):
     raw_text: str
     """Kept for audit and for the re-ask."""
     error: str | None = None
-    """Why parsed is None: a validation message to show the model, or the refusal."""
+    """Why parsed is None: a validation message to show the model, or the refusal (then `refused` is set)."""
     refused: bool = False
     logprobs: list[dict[str, Any]] | None = None
     """Per output token: {"token", "logprob", "top_logprobs": [{"token", "logprob"}]}, when requested."""

@@ -138,16 +138,18 @@ class OpenAIClient:
             return ConfigError(f"404 from {self.base_url}: {message} (check --model and --base-url)")
         if isinstance(exc, openai.APIConnectionError):
             reason = self._scrub(str(exc.__cause__ or exc.message))
-            return LLMUnavailable(f"cannot connect to {self.base_url}: {reason}")
+            return LLMUnavailable(f"cannot connect to {self.base_url}: {reason}", transient=True)
         return self._unavailable(exc)
 
     def _unavailable(self, exc: openai.APIError) -> LLMUnavailable:
         status = getattr(exc, "status_code", None)
         message = f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}"
         wait = retry_after(exc)
-        if wait is not None:  # the message is the one channel a Grade's error has: the batch reads it back
+        if wait is not None:  # for the person reading the error; the batch reads the number
             message += f" (retry after {wait:g} s)"
-        return LLMUnavailable(message)
+        # What the batch may try again: rate limits, server errors, and failures with no status at all.
+        transient = status is None or status == 429 or 500 <= status <= 599
+        return LLMUnavailable(message, retry_after=wait, transient=transient, rate_limited=status == 429)
 
     def _scrub(self, text: str) -> str:
         """Some servers and proxies echo the key in their error messages: never pass it on."""
@@ -263,11 +265,11 @@ def _choice(item: object, schema: type[T]) -> Choice[T]:
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
     tokens = tokens if isinstance(tokens, list) else None
     if message.get("refusal"):
-        return Choice(parsed=None, raw_text=content, error=f"refused: {message['refusal']}", refused=True)
+        return Choice(parsed=None, raw_text=content, error=str(message["refusal"]), refused=True)
     finish = item.get("finish_reason")
     if finish == "content_filter":
         return Choice(
-            parsed=None, raw_text=content, error="refused: the server's content filter stopped the reply", refused=True
+            parsed=None, raw_text=content, error="the server's content filter stopped the reply", refused=True
         )
     if finish == "length":
         return Choice(

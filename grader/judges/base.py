@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from grader.errors import Failure
 from grader.models import Question, Rubric, Usage, Verdict
 
 
@@ -35,14 +36,19 @@ class Judgement:
     """A judge's outcome: a verdict, or the reason there is none."""
 
     verdict: Verdict | None
-    error: str | None = None
-    """`code: message` when there is no verdict (invalid_verdict, llm_unavailable, timeout, refused)."""
+    failure: Failure | None = None
+    """Why there is no verdict (invalid_verdict, llm_unavailable, timeout, refused)."""
     attempts: int = 1
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
     system_fingerprint: str | None = None
     flags: list[str] = field(default_factory=list)
     level_mode: str = "argmax"
+
+    @property
+    def error(self) -> str | None:
+        """The public form of the failure, "<code>: <message>", or None."""
+        return None if self.failure is None else str(self.failure)
 
 
 class Judge(Protocol):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
-from grader.errors import LLMTimeout, LLMUnavailable
+from grader.errors import Failure, LLMUnavailable
 from grader.judges.base import GradedExample, GradingTask, Judgement
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
@@ -33,7 +33,7 @@ from grader.scoring import (
 )
 from grader.screening import screen_answer
 from grader.textsim import nearest_texts
-from grader.vocabulary import SAMPLES_MISSING
+from grader.vocabulary import SAMPLES_MISSING, ErrorCode
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
 LEVEL_MODE_ARGMAX = "argmax"
@@ -119,7 +119,7 @@ class _Tally:
 @dataclass(frozen=True)
 class _Sample:
     verdict: Verdict | None
-    error: str | None = None
+    failure: Failure | None = None
 
 
 class LLMJudge:
@@ -187,7 +187,7 @@ class LLMJudge:
         except LLMUnavailable as exc:
             return Judgement(
                 verdict=None,
-                error=_unavailable(exc),
+                failure=exc.failure,
                 attempts=max(1, tally.requests),
                 usage=tally.usage,
                 model=tally.model or self.model,
@@ -201,7 +201,7 @@ class LLMJudge:
         }
         verdicts = [s.verdict for s in samples if s.verdict is not None]
         if not verdicts:
-            return Judgement(verdict=None, error=next(s.error for s in samples if s.error), **common)
+            return Judgement(verdict=None, failure=next(s.failure for s in samples if s.failure), **common)
         flags = [SAMPLES_MISSING] if len(verdicts) < self.samples else []
         verdict = verdicts[0] if self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
         return Judgement(verdict=verdict, flags=flags, level_mode=self._level_mode(verdict), **common)
@@ -224,7 +224,7 @@ class LLMJudge:
         samples = []
         for outcome in outcomes:
             if isinstance(outcome, LLMUnavailable):
-                samples.append(_Sample(None, _unavailable(outcome)))
+                samples.append(_Sample(None, outcome.failure))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -251,7 +251,7 @@ class LLMJudge:
         conversation = list(messages)
         for attempt in range(self.reask_limit + 1):
             if choice.refused:
-                return _Sample(None, choice.error)
+                return _Sample(None, Failure(ErrorCode.refused, choice.error or "the model refused"))
             problems = [choice.error] if choice.error else []
             verdict = None
             if choice.parsed is not None:
@@ -267,8 +267,8 @@ class LLMJudge:
                 Message(role="user", content=REASK.format(errors="\n".join(problems))),
             ]
             choice = (await self._request(conversation, schema, n=1, seed=seed, tally=tally)).first
-        error = "invalid_verdict: " + "; ".join(p.replace("\n", "; ") for p in problems if p)
-        return _Sample(None, error[:500])
+        message = "; ".join(p.replace("\n", "; ") for p in problems if p)
+        return _Sample(None, Failure(ErrorCode.invalid_verdict, message[: 500 - len("invalid_verdict: ")]))
 
     async def _request(
         self, messages: list[Message], schema: type[BaseModel], *, n: int, seed: int, tally: _Tally
@@ -324,7 +324,3 @@ def prompt_examples(task: GradingTask) -> list[GradedExample]:
 @functools.lru_cache(maxsize=4096)
 def _shown_safely(text: str) -> bool:
     return not screen_answer(text).flags
-
-
-def _unavailable(exc: LLMUnavailable) -> str:
-    return f"timeout: {exc}" if isinstance(exc, LLMTimeout) else f"llm_unavailable: {exc}"
