@@ -199,8 +199,8 @@ def _service(settings: Any, options: BatchOptions, client: Any = None, judge: An
 def _budget(service: GradingService, options: BatchOptions) -> Budget | None:
     if options.max_cost is None:
         return None
-    if service.backend == "offline":
-        return None  # the offline judge costs nothing
+    if not service.profile.calls_model:
+        return None  # a judge that calls no model costs nothing
     price = price_for(service.settings.model, options.price)
     if price is None:
         raise ConfigError(
@@ -225,7 +225,7 @@ async def arun_batch(
     service = _service(settings, options, client, judge)
     try:
         budget = _budget(service, options)
-        if options.llm_match and getattr(service.judge, "client", None) is None:
+        if options.llm_match and not service.profile.calls_model:
             raise ConfigError("--llm-match needs a model: set OPENAI_API_KEY or --base-url (not --backend offline)")
         with locked(options.out):
             matching = None
@@ -259,9 +259,9 @@ async def arun_batch(
                     outcome.spent_usd = (outcome.spent_usd or 0.0) + matching.usage.cost_usd
                 if outcome.spent_usd is not None:
                     outcome.spent_usd = round(outcome.spent_usd, 6)
-                run = {
+                run: dict[str, Any] = {
                     "backend": service.backend,
-                    "model": None if service.backend == "offline" else settings.model,
+                    "model": service.profile.model,
                     "grader_version": __version__,
                     "stopped": outcome.stopped,
                     "spent_usd": outcome.spent_usd,

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.batch_limits import estimate_tokens, price_for
-from grader.clients.base import LLMClient, RequestOptions
+from grader.clients.base import RequestOptions
 from grader.errors import GraderError
-from grader.judges.base import GradingTask, Judgement
+from grader.judges.base import GradingTask, Judgement, JudgeProfile
+from grader.judges.select import judge_profile
 from grader.llm_matching import Referee, Refereeing, read_decisions, write_decisions
 from grader.llm_matching import referee as referee_calls
 from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
@@ -70,7 +71,7 @@ async def plan_with_llm(
     plan = plan_batch(paths, service, options, referee)
     outcome = Refereeing(dict(referee.decisions))
     if referee.unsure:
-        client: LLMClient = service.judge.client  # type: ignore[attr-defined]  # arun_batch checked it is there
+        client = service.model_client()
         settings = service.settings
         # The default token allowance: a reasoning model spends tokens before its one-word reply.
         request = RequestOptions(temperature=settings.effective_temperature, seed=settings.seed)
@@ -110,10 +111,11 @@ def _list(value: object) -> list[Any]:
 
 
 class _DryJudge:
-    """Stands in for the judge in a dry run: it is never asked anything."""
+    """Stands in for the configured judge in a dry run: it describes itself as that judge, and is never asked."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, profile: JudgeProfile) -> None:
+        self.name = profile.name
+        self.profile = profile
 
     async def judge(self, task: GradingTask) -> Judgement:
         raise AssertionError("a dry run must not call the judge")
@@ -133,6 +135,7 @@ class DryRun:
     price: Price | None
     model: str
     backend: str
+    calls_model: bool
     token_method: str
     plan: Plan
     llm_match_calls: int = 0
@@ -142,8 +145,8 @@ class DryRun:
 
 def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
     """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
-    backend = "offline" if settings.resolved_backend == "offline" else "openai"
-    service = GradingService(settings, judge=_DryJudge(backend), price=options.price)
+    service = GradingService(settings, judge=_DryJudge(judge_profile(settings)), price=options.price)
+    backend, calls_model = service.profile.name, service.profile.calls_model
     try:
         kept = read_decisions(options.out, settings.model, _ids(service)) if options.llm_match else {}
         referee = Referee(word_matcher(service, options), kept)
@@ -152,7 +155,7 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
         done = {r.get("item") for r in records}
         report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
                         cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
-                        backend=backend, token_method=service.counter.method, plan=plan,
+                        backend=backend, calls_model=calls_model, token_method=service.counter.method, plan=plan,
                         llm_match_calls=len(referee.unsure) if options.llm_match else 0)  # fmt: skip
         for item in plan.items:
             if item.item_id in done:
@@ -172,10 +175,10 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
             report.to_call += 1
             report.prompt_tokens += prompt
             report.completion_tokens += completion
-        if report.price is not None and backend != "offline":
-            report.cost_usd = round(report.price.cost(report.prompt_tokens, report.completion_tokens), 6)
-        elif backend == "offline":
+        if not calls_model:
             report.cost_usd = 0.0
+        elif report.price is not None:
+            report.cost_usd = round(report.price.cost(report.prompt_tokens, report.completion_tokens), 6)
         return report
     finally:
         if service.cache is not None:

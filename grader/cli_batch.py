@@ -260,7 +260,7 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
     typer.echo(f"  to grade          {report.to_call} (already in --out: {report.done}; in the cache: {report.cached})")
     typer.echo(f"  prompt tokens     {report.prompt_tokens:,} ({report.token_method})")
     typer.echo(f"  completion tokens ~{report.completion_tokens:,} (estimated)")
-    if report.backend == "offline":
+    if not report.calls_model:
         typer.echo("  cost              $0 (the offline grader calls no model)")
     elif report.cost_usd is None:
         typer.echo(f"  cost              unknown: {report.model} has no listed price; pass --price-in and --price-out")

@@ -141,7 +141,7 @@ def build_settings(
         logprobs=logprobs,
         shuffle_criteria=shuffle_criteria,
     )
-    if settings.backend == "auto" and settings.resolved_backend == "offline":
+    if settings.offline_fallback:
         typer.echo(
             "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): "
             "grading with the built-in offline grader.",

@@ -15,8 +15,6 @@ __all__ = ["DEFAULT_MAX_ANSWER_TOKENS", "DEFAULT_MODEL", "DEFAULT_TIMEOUT", "Sec
 
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_REASK_LIMIT = 2
-PLACEHOLDER_KEY = "not-needed"
-"""Sent to a --base-url server when no key is set: the SDK insists on one, local servers ignore it."""
 
 Backend = Literal["auto", "openai", "offline"]
 
@@ -71,6 +69,11 @@ class Settings:
         if self.backend == "auto":
             return "openai" if (self.api_key or self.base_url or self.record_dir) else "offline"
         return self.backend
+
+    @property
+    def offline_fallback(self) -> bool:
+        """`auto` with no key, no base URL and no recordings: the offline judge grades (the CLI says so)."""
+        return self.backend == "auto" and not (self.api_key or self.base_url or self.record_dir)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (None values are ignored)."""

@@ -21,16 +21,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from grader import __version__
 from grader.bank import Bank
 from grader.cache import GradeCache, cache_key
-from grader.clients.base import LLMClient, make_client
+from grader.clients.base import LLMClient
 from grader.config import Settings
-from grader.errors import BankError, Failure, GraderError, InputError
+from grader.errors import BankError, ConfigError, Failure, GraderError, InputError
 from grader.examples import load_bank_examples
-from grader.judges.base import GradedExample, GradingTask, Judge, Judgement
+from grader.judges.base import GradedExample, GradingTask, Judge, Judgement, JudgeProfile, public_url
+from grader.judges.select import make_judge
 from grader.models import Grade, Provenance, Question, Rubric
 from grader.pricing import Price
 from grader.prompts import PromptRenderer
@@ -40,30 +40,6 @@ from grader.scoring import criterion_results, disagreeing_criteria, missing_evid
 from grader.screening import screen_answer
 from grader.tokens import TokenCounter
 from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT, ErrorCode
-
-
-def make_judge(settings: Settings, bank: Bank, client: LLMClient | None = None, price: Price | None = None) -> Judge:
-    """The judge for these settings: the offline judge, or the LLM judge over a client."""
-    if settings.resolved_backend == "offline" and client is None:
-        from grader.judges.offline import OfflineJudge
-
-        return OfflineJudge()
-    from grader.judges.llm import LLMJudge
-
-    return LLMJudge(
-        client or make_client(settings),
-        PromptRenderer(bank.prompts_dir),
-        model=settings.model,
-        reask_limit=settings.reask_limit,
-        samples=settings.samples,
-        temperature=settings.effective_temperature,
-        seed=settings.seed,
-        store=settings.store,
-        audience=settings.audience,
-        shuffle_criteria=settings.shuffle_criteria,
-        price=price,
-        logprobs=settings.logprobs,
-    )
 
 
 @dataclass
@@ -107,8 +83,9 @@ class GradingService:
         self.settings = settings
         self.bank = Bank.open(settings.bank)
         self.questions = load_questions(self.bank)
-        self.judge = judge or make_judge(settings, self.bank, client, price)
-        self.backend = "offline" if self.judge.name == "offline" else self.judge.name
+        self.judge = judge or make_judge(settings, self.bank.prompts_dir, client, price)
+        self.profile = describe(self.judge, settings)
+        self.backend = self.profile.name
         self._examples: dict[str, tuple[GradedExample, ...]] = (
             {qid: tuple(rows) for qid, rows in examples.items()} if examples is not None else {}
         )
@@ -152,8 +129,8 @@ class GradingService:
 
     @property
     def prompt_sha256(self) -> str | None:
-        """Hash of the prompt templates, for provenance (None for the offline judge, which uses none)."""
-        if self.backend == "offline":
+        """Hash of the prompt templates, for provenance (None for a judge that uses none)."""
+        if not self.profile.uses_prompts:
             return None
         if self._prompt_sha is None:
             self._prompt_sha = self._renderer.sha256()
@@ -218,12 +195,12 @@ class GradingService:
         parts: dict[str, Any] = {
             "grader": __version__,
             "backend": self.backend,
-            "model": s.model if self.backend != "offline" else None,
-            "base_url": s.base_url if self.backend != "offline" else None,
+            "model": self.profile.model,
+            "base_url": self.profile.base_url,
             "rubric": rubric_sha256,
             "question": task.question.question,
             "prompt": self.prompt_sha256,
-            "judge": getattr(self.judge, "fingerprint", None),
+            "judge": self.profile.fingerprint,
             "answer": task.answer,
             "examples": [(e.answer, e.score_norm) for e in task.examples],
             "options": [
@@ -292,12 +269,12 @@ class GradingService:
             grader_version=__version__,
             bank=str(self.bank.root),
             judge=self.judge.name,
-            model=judgement.model if self.backend != "offline" else None,
-            base_url=_public_url(self.settings.base_url) if self.backend != "offline" else None,
+            model=judgement.model if self.profile.calls_model else None,
+            base_url=self.profile.base_url,
             system_fingerprint=judgement.system_fingerprint,
-            temperature=self.settings.effective_temperature if self.backend != "offline" else None,
-            seed=self.settings.seed if self.backend != "offline" else None,
-            samples=self.settings.samples if self.backend != "offline" else 1,
+            temperature=self.profile.temperature,
+            seed=self.profile.seed,
+            samples=self.profile.samples,
             level_mode=judgement.level_mode,
             graded_at=_now(),
         )
@@ -305,7 +282,7 @@ class GradingService:
             "question_id": rubric.question_id,
             "max_score": rubric.max_score,
             "backend": self.backend,
-            "model": judgement.model if self.backend != "offline" else None,
+            "model": judgement.model if self.profile.calls_model else None,
             "usage": judgement.usage,
             "provenance": provenance,
             "attempts": judgement.attempts,
@@ -333,6 +310,13 @@ class GradingService:
 
             grade = candidate_view(grade, rubric)
         return grade
+
+    def model_client(self) -> LLMClient:
+        """The client the judge calls the model through (--llm-match asks it too)."""
+        client: LLMClient | None = getattr(self.judge, "client", None)
+        if client is None:
+            raise ConfigError(f"the {self.backend} judge calls no model: set OPENAI_API_KEY or --base-url")
+        return client
 
     async def aclose(self) -> None:
         """Release the client's connections and the cache; the service grades nothing after this."""
@@ -374,13 +358,11 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _public_url(url: str | None) -> str | None:
-    """A base URL fit for results: no user info and no query, where a key may hide."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return None
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+def describe(judge: Judge, settings: Settings) -> JudgeProfile:
+    """The judge's own profile; a judge that gives none (a test double) is taken for a model judge."""
+    profile = getattr(judge, "profile", None)
+    if isinstance(profile, JudgeProfile):
+        return profile
+    return JudgeProfile(name=judge.name, calls_model=True, model=settings.model, base_url=public_url(settings.base_url),
+                        temperature=settings.effective_temperature, seed=settings.seed, samples=settings.samples,
+                        uses_prompts=True)  # fmt: skip

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
 from grader.errors import Failure, LLMUnavailable
-from grader.judges.base import GradedExample, GradingTask, Judgement
+from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile, public_url
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
 from grader.prompts import PromptRenderer
@@ -140,9 +140,14 @@ class LLMJudge:
         shuffle_criteria: bool = False,
         price: Price | None = None,
         logprobs: bool = False,
+        base_url: str | None = None,
     ) -> None:
-        """Configure the judge; `price` overrides the listed price (for unlisted models)."""
+        """Configure the judge; `price` overrides the listed price (for unlisted models).
+
+        `base_url`: the server as configured (None: the provider's default), for provenance and the cache key.
+        """
         self.client = client
+        self.base_url = base_url
         self.name = client.name
         self.renderer = renderer
         self.model = model
@@ -155,6 +160,19 @@ class LLMJudge:
         self.shuffle_criteria = shuffle_criteria
         self.price = price
         self.logprobs = logprobs
+
+    @property
+    def profile(self) -> JudgeProfile:
+        """A model over a client, with this judge's sampling settings; the prompt templates shape it."""
+        return self.describe(self.model, self.base_url, self.temperature, self.seed, self.samples, self.name)
+
+    @staticmethod
+    def describe(
+        model: str, base_url: str | None, temperature: float, seed: int, samples: int, name: str = "openai"
+    ) -> JudgeProfile:
+        """The profile of an LLM judge with these settings (a dry run describes one without a client)."""
+        return JudgeProfile(name=name, calls_model=True, model=model, base_url=public_url(base_url),
+                            temperature=temperature, seed=seed, samples=max(1, samples), uses_prompts=True)  # fmt: skip
 
     def criteria_order(self, rubric: Rubric, answer_key: str) -> list[str] | None:
         """A per-answer shuffle of the criteria (seeded, so a re-run sees the same order), or None."""

@@ -31,7 +31,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from grader.judges.base import GradedExample, GradingTask, Judgement
+from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile
 from grader.metrics import ridge_line
 from grader.models import Criterion, CriterionVerdict, Feedback, Rubric, Verdict
 from grader.reference import REFERENCE_TAG
@@ -158,6 +158,11 @@ class OfflineJudge:
         self.fingerprint = repr(self.params)
         """Goes into cache keys: grades made with other constants are not served as this judge's."""
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
+
+    @property
+    def profile(self) -> JudgeProfile:
+        """No model, no prompt templates; its constants go into the cache key."""
+        return JudgeProfile(name=self.name, calls_model=False, fingerprint=self.fingerprint)
 
     async def judge(self, task: GradingTask) -> Judgement:
         """Judge one answer (no I/O: the work is `decide`)."""
