@@ -19,39 +19,20 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from grader import __version__
-from grader.batch_limits import Budget, RateGate, estimate_tokens, price_for, retry_delay
-from grader.batch_plan import BatchOptions, DryRun, dry_run, plan_batch, plan_with_llm
+from grader.batch_limits import Budget, RateGate, price_for, retry_delay
+from grader.batch_plan import BatchOptions, DryRun, Progress, Silent, dry_run, plan_batch, plan_with_llm
 from grader.errors import ConfigError, Failure, GraderError, InputError
-from grader.judges.base import Judgement
+from grader.estimate import estimate_tokens
 from grader.models import Grade
 from grader.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
 from grader.service import GradingService, StagedAnswer
 from grader.transcript import WorkItem
+from grader.version import __version__
 from grader.vocabulary import ErrorCode
 
 __all__ = ["BatchOptions", "BatchOutcome", "DryRun", "arun_batch", "dry_run", "run_batch"]
-
-
-class Progress(Protocol):
-    """Where a batch reports progress (the CLI draws a bar on stderr)."""
-
-    def start(self, total: int, done: int) -> None:
-        """The batch has `total` items, `done` of them from an earlier run."""
-
-    def advance(self, record: dict[str, Any]) -> None:
-        """One more result was written."""
-
-    def note(self, message: str) -> None:
-        """Something worth a line (a repaired file, a budget stop)."""
-
-
-class _Silent:
-    def start(self, total: int, done: int) -> None: ...
-    def advance(self, record: dict[str, Any]) -> None: ...
-    def note(self, message: str) -> None: ...
 
 
 # --- the run -------------------------------------------------------------------------------------------------
@@ -173,10 +154,7 @@ class BatchRunner:
         except TimeoutError:
             limit = self.service.settings.timeout
             message = f"no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
-            failure = Failure(ErrorCode.timeout, message, transient=True)
-            return self.service.finish(
-                staged, Judgement(verdict=None, failure=failure, model=self.service.settings.model)
-            )
+            return self.service.fail(staged, Failure(ErrorCode.timeout, message, transient=True))
 
     async def _write(self, item: WorkItem, grade: Grade, answer: str) -> None:
         record = result_record(item, grade, answer, self.options.match_threshold)
@@ -220,7 +198,7 @@ async def arun_batch(
     judge: Any = None,
 ) -> BatchOutcome:
     """Plan, grade and report a batch (see run_batch)."""
-    progress = progress or _Silent()
+    progress = progress or Silent()
     check_out_dir(options.out, options.resume)
     service = _service(settings, options, client, judge)
     try:

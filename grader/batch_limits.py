@@ -1,55 +1,24 @@
-"""What limits a batch: the --max-cost budget (token estimates and prices) and the server's rate limits.
+"""What limits a batch: the --max-cost budget and the server's rate limits.
 
-A call starts only if what is spent, what is in flight and its own estimate fit the budget; prompt tokens
-are counted with tiktoken on the rendered messages and schema, completion tokens estimated per criterion
-(never below the longest completion seen). A rate limit's Retry-After (or a backoff) closes a gate that
-every worker waits at before its next call.
+A call starts only if what is spent, what is in flight and its own estimate (grader/estimate.py) fit the
+budget, its completion never estimated below the longest completion seen. A rate limit's Retry-After (or a
+backoff) closes a gate that every worker waits at before its next call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 
 from grader.errors import Failure
-from grader.judges.base import GradingTask
 from grader.models import Grade
 from grader.pricing import Price, known_price
-from grader.service import GradingService
-
-COMPLETION_TOKENS_PRIOR = (150, 80)
-"""Expected completion tokens of one verdict: a base plus this much per criterion (for dry runs and budgets)."""
 
 
 def price_for(model: str, override: Price | None) -> Price | None:
     """--price-in/--price-out, else the listed price of the model, else None."""
     return override or known_price(model)
-
-
-_SCHEMA_TOKENS: dict[tuple[str, str], int] = {}
-
-
-def estimate_tokens(service: GradingService, task: GradingTask) -> tuple[int, int]:
-    """(prompt, completion) tokens one judgement of this task will use, all samples included."""
-    from grader.judges.llm import verdict_model
-    from grader.prompts import PromptRenderer
-
-    render = getattr(service.judge, "render", None)
-    messages = render(task) if callable(render) else None
-    if messages is None:
-        renderer = PromptRenderer(service.bank.prompts_dir)
-        messages = renderer.render(task.question, task.rubric, task.answer, examples=task.examples,
-                                   audience=service.settings.audience).messages  # fmt: skip
-    key = (task.rubric.question_id, service.rubric(task.rubric.question_id).sha256)
-    if key not in _SCHEMA_TOKENS:  # the schema goes with every request too; it depends on the rubric alone
-        _SCHEMA_TOKENS[key] = service.counter.count(json.dumps(verdict_model(task.rubric).model_json_schema()))
-    prompt = sum(service.counter.count(m.content) + 4 for m in messages) + _SCHEMA_TOKENS[key]
-    base, per_criterion = COMPLETION_TOKENS_PRIOR
-    completion = base + per_criterion * len(task.rubric.criteria)
-    samples = service.settings.samples
-    return prompt * samples, completion * samples
 
 
 class Budget:

@@ -10,13 +10,12 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from grader.batch_limits import estimate_tokens, price_for
+from grader.batch_limits import price_for
 from grader.clients.base import RequestOptions
 from grader.errors import GraderError
-from grader.judges.base import GradingTask, Judgement, JudgeProfile
-from grader.judges.select import judge_profile
+from grader.estimate import estimate_tokens
 from grader.llm_matching import Referee, Refereeing, read_decisions, write_decisions
 from grader.llm_matching import referee as referee_calls
 from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
@@ -25,8 +24,31 @@ from grader.reports import RESULTS, read_results
 from grader.service import GradingService
 from grader.transcript import Plan, plan_inputs
 
-if TYPE_CHECKING:
-    from grader.batch import Progress
+
+class Progress(Protocol):
+    """Where a batch reports progress (the CLI draws a bar on stderr)."""
+
+    def start(self, total: int, done: int) -> None:
+        """The batch has `total` items, `done` of them from an earlier run."""
+
+    def advance(self, record: dict[str, Any]) -> None:
+        """One more result was written."""
+
+    def note(self, message: str) -> None:
+        """Something worth a line (a repaired file, a budget stop)."""
+
+
+class Silent:
+    """Reports nothing."""
+
+    def start(self, total: int, done: int) -> None:
+        """Nothing to show."""
+
+    def advance(self, record: dict[str, Any]) -> None:
+        """Nothing to show."""
+
+    def note(self, message: str) -> None:
+        """Nothing to show."""
 
 
 @dataclass(frozen=True)
@@ -110,17 +132,6 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-class _DryJudge:
-    """Stands in for the configured judge in a dry run: it describes itself as that judge, and is never asked."""
-
-    def __init__(self, profile: JudgeProfile) -> None:
-        self.name = profile.name
-        self.profile = profile
-
-    async def judge(self, task: GradingTask) -> Judgement:
-        raise AssertionError("a dry run must not call the judge")
-
-
 @dataclass
 class DryRun:
     """What a batch would send, without sending it."""
@@ -145,7 +156,7 @@ class DryRun:
 
 def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
     """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
-    service = GradingService(settings, judge=_DryJudge(judge_profile(settings)), price=options.price)
+    service = GradingService(settings, price=options.price, dry_run=True)
     backend, calls_model = service.profile.name, service.profile.calls_model
     try:
         kept = read_decisions(options.out, settings.model, _ids(service)) if options.llm_match else {}

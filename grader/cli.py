@@ -5,14 +5,11 @@ Heavy modules (pydantic models, jinja2, openai) are imported inside the commands
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from grader import __version__
 from grader.cli_options import (
     Audience,
     AudienceOpt,
@@ -20,6 +17,7 @@ from grader.cli_options import (
     BackendOpt,
     BankOpt,
     BaseUrlOpt,
+    GuardedGroup,
     LogprobsOpt,
     LongAnswer,
     LongAnswerOpt,
@@ -35,36 +33,18 @@ from grader.cli_options import (
     TemperatureOpt,
     TimeoutOpt,
     build_settings,
+    read_answer,
 )
+from grader.version import __version__
 from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS, ErrorCode
 
-MAX_ANSWER_BYTES = 1_000_000
-
-
-class _GuardedGroup(TyperGroup):
-    """Turns GraderError into one line on stderr and exit 1: user errors are never tracebacks."""
-
-    def invoke(self, ctx: Any) -> Any:
-        from grader.errors import GraderError
-
-        try:
-            return super().invoke(ctx)
-        except GraderError as exc:
-            message = " ".join(str(exc).split("\n")[:1])
-            typer.echo(f"Error: {message}", err=True)
-            raise typer.Exit(code=1) from None
-        except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
-            raise typer.Exit(code=130) from None
-
-
 app = typer.Typer(
-    cls=_GuardedGroup,
+    cls=GuardedGroup,
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
     help="Grade technical-interview answers on Generative AI against rubrics, with an LLM or offline.",
 )
-cache_app = typer.Typer(cls=_GuardedGroup, no_args_is_help=True, help="The grade cache.")
+cache_app = typer.Typer(cls=GuardedGroup, no_args_is_help=True, help="The grade cache.")
 app.add_typer(cache_app, name="cache")
 
 
@@ -81,28 +61,6 @@ def _root(
     ] = False,
 ) -> None:
     """Grade technical-interview answers on Generative AI against rubrics, with an LLM or offline."""
-
-
-def read_answer(answer: str | None, answer_file: Path | None) -> str:
-    """The answer from --answer, --answer-file or standard input (never waiting on a terminal)."""
-    from grader.errors import InputError
-
-    if answer is not None and answer_file is not None:
-        raise InputError("give the answer once: --answer or --answer-file, not both")
-    if answer is not None:
-        return answer
-    if answer_file is not None:
-        return read_text_file(answer_file, "answer file")
-    if sys.stdin is None or sys.stdin.isatty():
-        raise InputError("no answer: pass --answer TEXT, --answer-file PATH, or pipe the answer on standard input")
-    return sys.stdin.read(MAX_ANSWER_BYTES + 1)[:MAX_ANSWER_BYTES]
-
-
-def read_text_file(path: Path, what: str) -> str:
-    """A UTF-8 text file of at most MAX_ANSWER_BYTES, with one-line errors."""
-    from grader.textfile import read_text
-
-    return read_text(path, what, max_bytes=MAX_ANSWER_BYTES)
 
 
 @app.command()

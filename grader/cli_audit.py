@@ -34,10 +34,10 @@ def audit(
 
     Exit 0 when every result still matches the bank; 1 when anything changed, is missing or cannot be verified.
     """
-    from grader import __version__
     from grader.audit import audit_results, audit_text
     from grader.bank import Bank
     from grader.config import settings_from_env
+    from grader.version import __version__
 
     chosen = bank or settings_from_env().bank
     report = audit_results(results, Bank.open(chosen) if chosen else None, grader_version=__version__)

@@ -175,7 +175,7 @@ def add_example_command(
 ) -> None:
     """Add one human-graded answer to the bank (graded/<id>.jsonl), for the judges to learn from."""
     from grader.bank import Bank
-    from grader.cli import read_answer
+    from grader.cli_options import read_answer
     from grader.config import settings_from_env
     from grader.errors import InputError
     from grader.examples import append_example

@@ -1,12 +1,14 @@
-"""Options shared by the grading commands, and the one place that turns them into Settings."""
+"""What the commands share: options, the one place that turns them into Settings, error handling, answer input."""
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from grader.vocabulary import DEFAULT_MODEL, OutputFormat, ReportFormat
 
@@ -16,6 +18,48 @@ if TYPE_CHECKING:
     from grader.config import Settings
 
 DEFAULT_MODEL_HELP = DEFAULT_MODEL
+
+
+MAX_ANSWER_BYTES = 1_000_000
+
+
+class GuardedGroup(TyperGroup):
+    """Turns GraderError into one line on stderr and exit 1: user errors are never tracebacks."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from grader.errors import GraderError
+
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            message = " ".join(str(exc).split("\n")[:1])
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(code=130) from None
+
+
+def read_answer(answer: str | None, answer_file: Path | None) -> str:
+    """The answer from --answer, --answer-file or standard input (never waiting on a terminal)."""
+    from grader.errors import InputError
+
+    if answer is not None and answer_file is not None:
+        raise InputError("give the answer once: --answer or --answer-file, not both")
+    if answer is not None:
+        return answer
+    if answer_file is not None:
+        return read_text_file(answer_file, "answer file")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("no answer: pass --answer TEXT, --answer-file PATH, or pipe the answer on standard input")
+    return sys.stdin.read(MAX_ANSWER_BYTES + 1)[:MAX_ANSWER_BYTES]
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A UTF-8 text file of at most MAX_ANSWER_BYTES, with one-line errors."""
+    from grader.textfile import read_text
+
+    return read_text(path, what, max_bytes=MAX_ANSWER_BYTES)
 
 
 class BackendChoice(StrEnum):

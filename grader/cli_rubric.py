@@ -8,15 +8,13 @@ from typing import Annotated
 
 import typer
 
-from grader.cli_options import BankOpt
+from grader.cli_options import BankOpt, GuardedGroup
 from grader.vocabulary import DEFAULT_MODEL, OutputFormat
 
 
 def register(app: typer.Typer) -> None:
     """Attach the rubric commands to the main app."""
-    from grader.cli import _GuardedGroup
-
-    rubric_app = typer.Typer(cls=_GuardedGroup, no_args_is_help=True, help="Write, check and inspect rubrics.")
+    rubric_app = typer.Typer(cls=GuardedGroup, no_args_is_help=True, help="Write, check and inspect rubrics.")
     rubric_app.command("new")(new)
     rubric_app.command("lint")(lint)
     rubric_app.command("schema")(schema)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grader.bank import Bank
 from grader.errors import InputError
-from grader.judges.base import GradedExample
+from grader.models import GradedExample
 from grader.textfile import read_text
 
 

@@ -5,6 +5,7 @@ Rubric models forbid unknown keys, so a typo in a rubric is an error rather than
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -205,6 +206,16 @@ class Grade(BaseModel):
     def pct(self) -> float | None:
         """Score as a fraction of the maximum, or None when ungraded."""
         return None if self.score is None else self.score / self.max_score
+
+
+@dataclasses.dataclass(frozen=True)
+class GradedExample:
+    """An answer a person already graded, that a judge may learn from."""
+
+    answer: str
+    score_norm: float
+    """The human score as a fraction of the maximum, 0 … 1."""
+    question_id: str | None = None
 
 
 class Message(BaseModel):

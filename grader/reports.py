@@ -23,9 +23,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from grader import __version__
 from grader.errors import InputError
 from grader.metrics import pearson, spearman
+from grader.version import __version__
 from grader.vocabulary import ANSWER_TRUNCATED, FLAGS, WEAK_MATCH, WEAK_MATCH_MARGIN
 
 if TYPE_CHECKING:

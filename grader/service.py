@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader import __version__
 from grader.bank import Bank
 from grader.cache import GradeCache, cache_key
 from grader.clients.base import LLMClient
@@ -30,7 +29,7 @@ from grader.config import Settings
 from grader.errors import BankError, ConfigError, Failure, GraderError, InputError
 from grader.examples import load_bank_examples
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement, JudgeProfile, public_url
-from grader.judges.select import make_judge
+from grader.judges.select import StandInJudge, judge_profile, make_judge
 from grader.models import Grade, Provenance, Question, Rubric
 from grader.pricing import Price
 from grader.prompts import PromptRenderer
@@ -39,6 +38,7 @@ from grader.rubrics import LoadedRubric, load_rubric
 from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
 from grader.screening import screen_answer
 from grader.tokens import TokenCounter
+from grader.version import __version__
 from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT, ErrorCode
 
 
@@ -75,14 +75,18 @@ class GradingService:
         judge: Judge | None = None,
         examples: dict[str, Sequence[GradedExample]] | None = None,
         price: Price | None = None,
+        dry_run: bool = False,
     ) -> None:
         """Open the bank and the cache; `client` or `judge` replace the configured ones (tests, eval).
 
         `examples`: graded answers by question id, in place of the bank's own `graded/<id>.jsonl` files.
+        `dry_run`: a judge that only describes itself (no client is made): for staging and pricing, never judging.
         """
         self.settings = settings
         self.bank = Bank.open(settings.bank)
         self.questions = load_questions(self.bank)
+        if judge is None and dry_run:
+            judge = StandInJudge(judge_profile(settings))
         self.judge = judge or make_judge(settings, self.bank.prompts_dir, client, price)
         self.profile = describe(self.judge, settings)
         self.backend = self.profile.name
@@ -247,6 +251,10 @@ class GradingService:
             self.cache.put(staged.key, grade)
         return grade
 
+    def fail(self, staged: StagedAnswer, failure: Failure) -> Grade:
+        """The ungraded Grade of a staged answer the judge gave no judgement for (the batch's hard timeout)."""
+        return self.finish(staged, Judgement(verdict=None, failure=failure, model=self.profile.model))
+
     def unattempted(self, question_id: str, failure: Failure) -> Grade:
         """An ungraded result for an answer that never reached the judge (no answer, an unusable rubric)."""
         max_score = 0.0
@@ -306,7 +314,7 @@ class GradingService:
             **common,
         )
         if self.settings.audience == "candidate":
-            from grader.render import candidate_view
+            from grader.audience import candidate_view
 
             grade = candidate_view(grade, rubric)
         return grade

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from grader.errors import InputError, TranscriptError
 from grader.matching import Match, topic_tokens
-from grader.transcript_formats import MAX_TURN_CHARS, Turn, parse_turns
+from grader.transcript_formats import MAX_TURN_CHARS, Turn
+from grader.transcript_read import parse_turns
 from grader.transcript_tables import is_table, parse_table
 
 Matcher = Callable[[str], Match]

@@ -332,17 +332,3 @@ def parse_cues(path: Path, kind: Literal["vtt", "srt"]) -> Iterator[Turn]:
                 yield done
     if done := builder.finish():
         yield done
-
-
-def parse_turns(path: Path) -> Iterator[Turn]:
-    """Turns of a transcript in any supported format."""
-    fmt = detect_format(path)
-    if fmt == "vtt" or fmt == "srt":
-        return parse_cues(path, fmt)
-    if fmt in ("json", "jsonl"):
-        from grader.transcript_tables import parse_json  # it builds on this module
-
-        return parse_json(path)
-    if fmt == "csv":
-        raise TranscriptError(f"{path}:1: a CSV file is an answer table, not a transcript")
-    return parse_text(path)

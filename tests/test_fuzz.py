@@ -142,7 +142,7 @@ def matcher():  # type: ignore[no-untyped-def]
     st.one_of(transcript_text, st.binary(max_size=1500).map(lambda b: b.decode("latin-1"))), st.sampled_from(SUFFIXES)
 )
 def test_transcript_parsers_never_crash(text: str, suffix: str) -> None:
-    from grader.transcript_formats import parse_turns
+    from grader.transcript_read import parse_turns
 
     with written(text, suffix) as path:
         try:

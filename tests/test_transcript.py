@@ -17,7 +17,8 @@ from grader.transcript import (
     read_interview,
     speaker_stats,
 )
-from grader.transcript_formats import MAX_TURN_CHARS, Turn, detect_format, parse_turns
+from grader.transcript_formats import MAX_TURN_CHARS, Turn, detect_format
+from grader.transcript_read import parse_turns
 from grader.transcript_tables import parse_table
 
 DATA = Path(__file__).parent / "data" / "transcripts"

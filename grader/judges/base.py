@@ -8,17 +8,9 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from grader.errors import Failure
-from grader.models import Question, Rubric, Usage, Verdict
+from grader.models import GradedExample, Question, Rubric, Usage, Verdict
 
-
-@dataclass(frozen=True)
-class GradedExample:
-    """An answer a person already graded, that a judge may learn from."""
-
-    answer: str
-    score_norm: float
-    """The human score as a fraction of the maximum, 0 … 1."""
-    question_id: str | None = None
+__all__ = ["GradedExample", "GradingTask", "Judge", "JudgeProfile", "Judgement", "public_url"]
 
 
 @dataclass(frozen=True)

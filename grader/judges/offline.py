@@ -157,12 +157,8 @@ class OfflineJudge:
         self.params = params or OfflineParams()
         self.fingerprint = repr(self.params)
         """Goes into cache keys: grades made with other constants are not served as this judge's."""
+        self.profile = JudgeProfile(self.name, calls_model=False, fingerprint=self.fingerprint)  # no model, no prompts
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
-
-    @property
-    def profile(self) -> JudgeProfile:
-        """No model, no prompt templates; its constants go into the cache key."""
-        return JudgeProfile(name=self.name, calls_model=False, fingerprint=self.fingerprint)
 
     async def judge(self, task: GradingTask) -> Judgement:
         """Judge one answer (no I/O: the work is `decide`)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from grader.clients.base import ClientOptions, LLMClient
 from grader.clients.select import make_client
 from grader.config import Settings
-from grader.judges.base import Judge, JudgeProfile
+from grader.judges.base import GradingTask, Judge, Judgement, JudgeProfile
 from grader.pricing import Price
 from grader.prompts import PromptRenderer
 
@@ -34,6 +34,19 @@ def judge_profile(settings: Settings) -> JudgeProfile:
 
     return LLMJudge.describe(settings.model, settings.base_url, settings.effective_temperature, settings.seed,
                              settings.samples)  # fmt: skip
+
+
+class StandInJudge:
+    """Describes itself as the judge some settings make, without making it (no client); never asked."""
+
+    def __init__(self, profile: JudgeProfile) -> None:
+        """Stand in for the judge of this profile."""
+        self.name = profile.name
+        self.profile = profile
+
+    async def judge(self, task: GradingTask) -> Judgement:
+        """A dry run must not judge."""
+        raise AssertionError("a dry run must not call the judge")
 
 
 def make_judge(
