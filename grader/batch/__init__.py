@@ -1,0 +1,1 @@
+"""Many answers: planning, the concurrent run with its limits, results and reports."""
