@@ -17,13 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from grader.bank.examples import read_rows  # noqa: E402
 from grader.config import Settings  # noqa: E402
 from grader.errors import InputError  # noqa: E402
-from grader.evaluation import run_eval  # noqa: E402
-from grader.examples import read_rows  # noqa: E402
+from grader.evaluation.measure import run_eval  # noqa: E402
+from grader.grading.service import GradingService  # noqa: E402
 from grader.metrics import Interval  # noqa: E402
 from grader.models import Question, Rubric  # noqa: E402
-from grader.service import GradingService  # noqa: E402
 
 DEFAULT = Path("/work/shared/data/saf_en.jsonl")
 SPLITS = ("test_unseen_answers", "test_unseen_questions")

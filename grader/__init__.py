@@ -21,18 +21,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from grader.bank.rubrics import load_rubric
     from grader.config import Settings
+    from grader.grading.service import GradingService
     from grader.models import Grade, Rubric, Verdict
-    from grader.rubrics import load_rubric
-    from grader.service import GradingService
 
 _LAZY = {
     "Settings": "grader.config",
     "Grade": "grader.models",
     "Rubric": "grader.models",
     "Verdict": "grader.models",
-    "load_rubric": "grader.rubrics",
-    "GradingService": "grader.service",
+    "load_rubric": "grader.bank.rubrics",
+    "GradingService": "grader.grading.service",
 }
 
 
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
 def grade_answer(question_id: str, answer: str, settings: Settings | None = None) -> Grade:
     """Grade one answer with the given settings (default: from the environment)."""
     from grader.config import settings_from_env
-    from grader.service import GradingService
+    from grader.grading.service import GradingService
 
     with GradingService(settings or settings_from_env()) as service:
         return service.grade_answer(question_id, answer)

@@ -17,13 +17,13 @@ from fakeserver import FakeOpenAIServer, Hang, Status
 from typer.testing import CliRunner
 
 from grader.batch import BatchOptions, run_batch
-from grader.batch_limits import Budget, RateGate, retry_delay
+from grader.batch.limits import Budget, RateGate, retry_delay
+from grader.batch.reports import locked, read_results
 from grader.cli import app
 from grader.config import Settings
 from grader.errors import Failure, InputError
 from grader.models import Grade, Provenance, Usage
 from grader.pricing import Price
-from grader.reports import locked, read_results
 from grader.vocabulary import ErrorCode
 
 DATA = Path(__file__).parent / "data" / "transcripts"
@@ -324,7 +324,9 @@ def test_rate_gate_holds_every_caller() -> None:
 
 
 def test_cli_defaults_match_the_modules_they_mirror() -> None:
-    from grader import cli_batch, config, matching
+    from grader import config
+    from grader.cli import batch as cli_batch
+    from grader.transcripts import matching
 
     assert cli_batch.DEFAULT_MATCH_THRESHOLD == matching.DEFAULT_THRESHOLD
     assert cli_batch.DEFAULT_MAX_ANSWER_TOKENS == config.DEFAULT_MAX_ANSWER_TOKENS

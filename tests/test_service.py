@@ -10,7 +10,7 @@ import pytest
 from grader.clients.fake import ScriptedClient
 from grader.config import Settings
 from grader.errors import InputError, LLMUnavailable
-from grader.service import GradingService
+from grader.grading.service import GradingService
 
 LEVELS = {"vae_mechanism": 3, "gan_mechanism": 2, "tradeoffs": 2, "context": 1}
 

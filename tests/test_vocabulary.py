@@ -1,7 +1,8 @@
 """One constant per vocabulary: modules that spell a shared word themselves agree with grader.vocabulary."""
 
-from grader import screening, vocabulary
+from grader import vocabulary
 from grader.judges import offline
+from grader.text import screening
 
 
 def test_screening_flags_are_the_vocabulary_flags():

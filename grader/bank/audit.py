@@ -22,11 +22,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from grader.bank import Bank
+from grader.bank.base import Bank
 from grader.errors import BankError, GraderError, InputError
 from grader.models import CriterionVerdict, Rubric
 from grader.scoring import score_levels, scored_level
-from grader.textfile import read_text
+from grader.text.textfile import read_text
 
 Status = Literal["unchanged", "changed", "rubric_missing", "bank_missing", "unverifiable", "unreadable"]
 STATUS_ORDER: tuple[Status, ...] = (
@@ -115,7 +115,7 @@ class _BankState:
     def rubric(self, question_id: str) -> Rubric | str:
         """The current rubric, or why it does not load."""
         if question_id not in self.rubrics:
-            from grader.rubrics import load_rubric
+            from grader.bank.rubrics import load_rubric
 
             try:
                 self.rubrics[question_id] = load_rubric(self.bank, question_id).rubric
@@ -125,7 +125,7 @@ class _BankState:
 
     def prompt_sha(self) -> str | None:
         if not self.prompt_done:
-            from grader.prompts import PromptRenderer
+            from grader.bank.prompts import PromptRenderer
 
             self.prompt_done = True
             try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from grader.errors import BankError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 QUESTION_ID = re.compile(r"^q\d{2,}$")
 
 

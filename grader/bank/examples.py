@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.bank import Bank
+from grader.bank.base import Bank
 from grader.errors import InputError
 from grader.models import GradedExample
-from grader.textfile import read_text
+from grader.text.textfile import read_text
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from grader.bank.rubrics import LoadedRubric, load_rubric_file
+from grader.bank.yamlio import load_yaml, validation_messages
 from grader.errors import GraderError
 from grader.models import Question, Rubric
-from grader.rubrics import LoadedRubric, load_rubric_file
 from grader.scoring import score_levels
-from grader.yamlio import load_yaml, validation_messages
 
 MIN_LEVELS = 3
 MIN_CRITERIA, MAX_CRITERIA = 3, 6

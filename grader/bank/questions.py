@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
-from grader.bank import Bank
+from grader.bank.base import Bank
+from grader.bank.yamlio import load_yaml, summarize, validation_messages
 from grader.errors import BankError, QuestionNotFound
 from grader.models import Question
-from grader.yamlio import load_yaml, summarize, validation_messages
 
 _QUESTIONS = TypeAdapter(list[Question])
 

@@ -8,7 +8,7 @@ can grade such data through the same Verdict and scoring path as a hand-written 
 from __future__ import annotations
 
 from grader.models import Criterion, Question, Rubric
-from grader.textsim import sentences, tokens
+from grader.text.textsim import sentences, tokens
 
 REFERENCE_TAG = "from-reference-answer"
 """Tag of a generated rubric: its key points are the reference's sentences, not crisp hand-written points."""

@@ -6,10 +6,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.bank import Bank
+from grader.bank.base import Bank
+from grader.bank.yamlio import Located, load_yaml, validate_located
 from grader.errors import BankError, RubricError
 from grader.models import Question, Rubric
-from grader.yamlio import Located, load_yaml, validate_located
 
 
 @dataclass(frozen=True)

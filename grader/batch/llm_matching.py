@@ -19,12 +19,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
 
+from grader.bank.prompts import answer_tag
 from grader.clients.base import LLMClient, RequestOptions
 from grader.errors import GraderError, InputError
-from grader.matching import Match, QuestionMatcher
 from grader.models import Message, Question, Usage
 from grader.pricing import Price, cost_usd
-from grader.prompts import answer_tag
+from grader.transcripts.matching import Match, QuestionMatcher
 from grader.vocabulary import WEAK_MATCH_MARGIN
 
 DECISIONS = "matches.json"

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader.batch_limits import price_for
+from grader.batch.limits import price_for
+from grader.batch.llm_matching import Referee, Refereeing, read_decisions, write_decisions
+from grader.batch.llm_matching import referee as referee_calls
+from grader.batch.reports import RESULTS, read_results
 from grader.clients.base import RequestOptions
 from grader.errors import GraderError
-from grader.estimate import estimate_tokens
-from grader.llm_matching import Referee, Refereeing, read_decisions, write_decisions
-from grader.llm_matching import referee as referee_calls
-from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
+from grader.grading.estimate import estimate_tokens
+from grader.grading.service import GradingService
 from grader.pricing import Price
-from grader.reports import RESULTS, read_results
-from grader.service import GradingService
-from grader.transcript import Plan, plan_inputs
+from grader.transcripts.interview import Plan, plan_inputs
+from grader.transcripts.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
 
 
 class Progress(Protocol):

@@ -30,7 +30,7 @@ from grader.vocabulary import ANSWER_TRUNCATED, FLAGS, WEAK_MATCH, WEAK_MATCH_MA
 
 if TYPE_CHECKING:
     from grader.models import Grade
-    from grader.transcript import Plan, WorkItem
+    from grader.transcripts.interview import Plan, WorkItem
 
 RESULTS = "results.jsonl"
 OUTPUTS = (RESULTS, "summary.json", "report.md", "report.html")

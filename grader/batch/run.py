@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.batch_limits import Budget, RateGate, price_for, retry_delay
-from grader.batch_plan import BatchOptions, DryRun, Progress, Silent, dry_run, plan_batch, plan_with_llm
+from grader.batch.limits import Budget, RateGate, price_for, retry_delay
+from grader.batch.plan import BatchOptions, DryRun, Progress, Silent, dry_run, plan_batch, plan_with_llm
+from grader.batch.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
 from grader.errors import ConfigError, Failure, GraderError, InputError
-from grader.estimate import estimate_tokens
+from grader.grading.estimate import estimate_tokens
+from grader.grading.service import GradingService, StagedAnswer
 from grader.models import Grade
-from grader.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
-from grader.service import GradingService, StagedAnswer
-from grader.transcript import WorkItem
+from grader.transcripts.interview import WorkItem
 from grader.version import __version__
 from grader.vocabulary import ErrorCode
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from grader.cli_options import (
+from grader.cli.options import (
     Audience,
     AudienceOpt,
     BackendChoice,
@@ -97,8 +97,8 @@ def grade(
     strict: StrictOpt = False,
 ) -> None:
     """Grade one answer to one question."""
-    from grader.render import grade_markdown, grade_text
-    from grader.service import GradingService
+    from grader.cli.render import grade_markdown, grade_text
+    from grader.grading.service import GradingService
 
     if candidate and not redact:
         raise typer.BadParameter("names are only used to redact: add --redact", param_hint="--candidate")
@@ -137,9 +137,9 @@ def questions(
     """List the questions of the bank."""
     import json
 
-    from grader.bank import Bank
+    from grader.bank.base import Bank
+    from grader.bank.questions import load_questions
     from grader.config import settings_from_env
-    from grader.questions import load_questions
 
     items = load_questions(Bank.open(bank or settings_from_env().bank))
     if output_format is OutputFormat.json:
@@ -157,8 +157,8 @@ def questions(
 @cache_app.command("clear")
 def cache_clear() -> None:
     """Empty the grade cache."""
-    from grader.cache import GradeCache
     from grader.config import settings_from_env
+    from grader.grading.cache import GradeCache
 
     path = settings_from_env().cache_path
     if path is None or not path.exists():
@@ -171,11 +171,12 @@ def cache_clear() -> None:
 
 
 def _register_subcommands() -> None:
-    from grader import cli_audit, cli_rubric
+    from grader.cli import audit as cli_audit
+    from grader.cli import rubric as cli_rubric
 
     cli_rubric.register(app)
     cli_audit.register(app)
-    from grader import cli_batch
+    from grader.cli import batch as cli_batch
 
     cli_batch.register(app)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from grader.cli_options import BankOpt
+from grader.cli.options import BankOpt
 from grader.vocabulary import ReportFormat as AuditFormat
 
 
@@ -34,8 +34,8 @@ def audit(
 
     Exit 0 when every result still matches the bank; 1 when anything changed, is missing or cannot be verified.
     """
-    from grader.audit import audit_results, audit_text
-    from grader.bank import Bank
+    from grader.bank.audit import audit_results, audit_text
+    from grader.bank.base import Bank
     from grader.config import settings_from_env
     from grader.version import __version__
 

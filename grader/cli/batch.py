@@ -1,4 +1,4 @@
-"""`grader batch`: grade interview transcripts and answer tables into a results folder (see grader.batch)."""
+"""`grader batch`: grade interview transcripts and answer tables into a results folder (see grader.batch.run)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from grader.cli_options import (
+from grader.cli.options import (
     Audience,
     AudienceOpt,
     BackendChoice,
@@ -34,7 +34,7 @@ from grader.cli_options import (
 from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS
 
 if TYPE_CHECKING:
-    from grader.batch import BatchOutcome, DryRun
+    from grader.batch.run import BatchOutcome, DryRun
 
 DEFAULT_CONCURRENCY = 8
 
@@ -153,8 +153,8 @@ def batch(
     shuffle_criteria: ShuffleOpt = False,
 ) -> None:
     """Grade every answer in interview transcripts and answer tables; write results and reports to --out."""
-    from grader.batch import BatchOptions, run_batch
-    from grader.batch import dry_run as plan_dry_run
+    from grader.batch.run import BatchOptions, run_batch
+    from grader.batch.run import dry_run as plan_dry_run
     from grader.errors import BudgetExceeded
     from grader.pricing import Price
 

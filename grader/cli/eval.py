@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from grader.cli_options import BackendChoice, BackendOpt, BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TimeoutOpt
+from grader.cli.options import BackendChoice, BackendOpt, BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TimeoutOpt
 from grader.vocabulary import ReportFormat as Format
 
 if TYPE_CHECKING:
-    from grader.evaluation import CalibrationResult, EvalResult
+    from grader.evaluation.measure import CalibrationResult, EvalResult
+    from grader.grading.service import GradingService
     from grader.metrics import Agreement
-    from grader.service import GradingService
 
 T = TypeVar("T")
 
@@ -41,8 +41,8 @@ def _service(
     no_cache: bool = False,
 ) -> GradingService:
     """The same service `grader grade` uses: what is measured is what grades."""
-    from grader.cli_options import build_settings
-    from grader.service import GradingService
+    from grader.cli.options import build_settings
+    from grader.grading.service import GradingService
 
     settings = build_settings(
         bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, no_cache=no_cache
@@ -96,9 +96,9 @@ def eval_command(
     bank: BankOpt = None,
 ) -> None:
     """Grade human-graded answers and report agreement: Pearson, Spearman, QWK, MAE, with 95% intervals."""
+    from grader.bank.examples import read_rows
     from grader.errors import InputError
-    from grader.evaluation import arun_eval
-    from grader.examples import read_rows
+    from grader.evaluation.measure import arun_eval
 
     rows = read_rows(data, score_field)
     if split is not None:
@@ -146,7 +146,7 @@ def calibrate_command(
 ) -> None:
     """Grade each rubric's exemplars and report agreement with their expected scores, per rubric and overall."""
     from grader.errors import InputError
-    from grader.evaluation import acalibrate
+    from grader.evaluation.measure import acalibrate
 
     service = _service(bank, backend, model, base_url, timeout, no_cache)
     if question_ids:
@@ -174,14 +174,14 @@ def add_example_command(
     bank: BankOpt = None,
 ) -> None:
     """Add one human-graded answer to the bank (graded/<id>.jsonl), for the judges to learn from."""
-    from grader.bank import Bank
-    from grader.cli_options import read_answer
+    from grader.bank.base import Bank
+    from grader.bank.examples import append_example
+    from grader.bank.questions import find_question, load_questions
+    from grader.bank.rubrics import load_rubric
+    from grader.cli.options import read_answer
     from grader.config import settings_from_env
     from grader.errors import InputError
-    from grader.examples import append_example
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import load_rubric
-    from grader.screening import screen_answer
+    from grader.text.screening import screen_answer
 
     opened = Bank.open(bank or settings_from_env().bank)
     find_question(load_questions(opened), question_id)

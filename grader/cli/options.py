@@ -57,7 +57,7 @@ def read_answer(answer: str | None, answer_file: Path | None) -> str:
 
 def read_text_file(path: Path, what: str) -> str:
     """A UTF-8 text file of at most MAX_ANSWER_BYTES, with one-line errors."""
-    from grader.textfile import read_text
+    from grader.text.textfile import read_text
 
     return read_text(path, what, max_bytes=MAX_ANSWER_BYTES)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.audience import candidate_view, is_candidate_view
+from grader.grading.audience import candidate_view, is_candidate_view
 from grader.models import CriterionResult, Grade, Question
 from grader.scoring import agreement_threshold, expected_level
 from grader.vocabulary import LOW_AGREEMENT

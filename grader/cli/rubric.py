@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from grader.cli_options import BankOpt, GuardedGroup
+from grader.cli.options import BankOpt, GuardedGroup
 from grader.vocabulary import DEFAULT_MODEL, OutputFormat
 
 
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     rubric_app.command("schema")(schema)
     rubric_app.command("show")(show)
     try:
-        from grader import cli_eval
+        from grader.cli import eval as cli_eval
     except ImportError:
         pass
     else:
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _bank(bank: Path | None):  # type: ignore[no-untyped-def]
-    from grader.bank import Bank
+    from grader.bank.base import Bank
     from grader.config import settings_from_env
 
     return Bank.open(bank or settings_from_env().bank)
@@ -42,9 +42,9 @@ def new(
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the scaffold instead of writing it.")] = False,
 ) -> None:
     """Scaffold a commented rubric for a question at rubrics/<id>.yaml."""
+    from grader.bank.questions import find_question, load_questions
+    from grader.bank.rubrics import scaffold_rubric
     from grader.errors import InputError
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import scaffold_rubric
 
     opened = _bank(bank)
     question = find_question(load_questions(opened), question_id)
@@ -74,11 +74,11 @@ def lint(
     model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = DEFAULT_MODEL,
 ) -> None:
     """Check rubrics: schema (file:line), criteria, levels, weights, exemplars, reference answer, prompt size."""
-    from grader.lint import lint_paths, missing_rubrics
-    from grader.prompts import PromptRenderer
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import LoadedRubric
-    from grader.tokens import TokenCounter
+    from grader.bank.lint import lint_paths, missing_rubrics
+    from grader.bank.prompts import PromptRenderer
+    from grader.bank.questions import find_question, load_questions
+    from grader.bank.rubrics import LoadedRubric
+    from grader.text.tokens import TokenCounter
 
     opened = _bank(bank)
     questions = load_questions(opened)
@@ -120,8 +120,8 @@ def show(
     bank: BankOpt = None,
 ) -> None:
     """Show a question's rubric."""
-    from grader.questions import find_question, load_questions
-    from grader.rubrics import load_rubric
+    from grader.bank.questions import find_question, load_questions
+    from grader.bank.rubrics import load_rubric
     from grader.scoring import criterion_points
 
     opened = _bank(bank)

@@ -13,19 +13,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from grader.bank.examples import ScoredRow, group_examples, normalized, score_maxima
+from grader.bank.reference import reference_rubric
 from grader.errors import GraderError
-from grader.examples import ScoredRow, group_examples, normalized, score_maxima
 from grader.judges.base import GradedExample, GradingTask
 from grader.metrics import Agreement, agreement
 from grader.models import Grade, Question, Rubric
-from grader.reference import reference_rubric
 
 RubricSource = Callable[[str], tuple[Question, Rubric]]
 """Question and rubric of a bank question id (raises a GraderError for an unknown id)."""
 
 
 class TaskGrader(Protocol):
-    """What is measured: grader.service.GradingService."""
+    """What is measured: grader.grading.service.GradingService."""
 
     async def agrade_task(self, task: GradingTask) -> Grade:
         """Grade one task into the public Grade."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
+from grader.bank.prompts import PromptRenderer
+from grader.grading.service import GradingService
 from grader.judges.base import GradingTask
 from grader.judges.llm import verdict_model
-from grader.prompts import PromptRenderer
-from grader.service import GradingService
 
 COMPLETION_TOKENS_PRIOR = (150, 80)
 """Expected completion tokens of one verdict: a base plus this much per criterion (for dry runs and budgets)."""

@@ -22,22 +22,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.bank import Bank
-from grader.cache import GradeCache, cache_key
+from grader.bank.base import Bank
+from grader.bank.examples import load_bank_examples
+from grader.bank.prompts import PromptRenderer
+from grader.bank.questions import find_question, load_questions
+from grader.bank.rubrics import LoadedRubric, load_rubric
 from grader.clients.base import LLMClient
 from grader.config import Settings
 from grader.errors import BankError, ConfigError, Failure, GraderError, InputError
-from grader.examples import load_bank_examples
+from grader.grading.cache import GradeCache, cache_key
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement, JudgeProfile, public_url
 from grader.judges.select import StandInJudge, judge_profile, make_judge
 from grader.models import Grade, Provenance, Question, Rubric
 from grader.pricing import Price
-from grader.prompts import PromptRenderer
-from grader.questions import find_question, load_questions
-from grader.rubrics import LoadedRubric, load_rubric
 from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
-from grader.screening import screen_answer
-from grader.tokens import TokenCounter
+from grader.text.screening import screen_answer
+from grader.text.tokens import TokenCounter
 from grader.version import __version__
 from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT, ErrorCode
 
@@ -146,7 +146,7 @@ class GradingService:
             raise InputError("the answer is empty")
         flags = list(screen_answer(answer).flags)
         if self.settings.redact:
-            from grader.redaction import redact
+            from grader.text.redaction import redact
 
             answer = redact(answer, names)
         fitted = self.counter.truncate(answer, self.settings.max_answer_tokens)
@@ -314,7 +314,7 @@ class GradingService:
             **common,
         )
         if self.settings.audience == "candidate":
-            from grader.audience import candidate_view
+            from grader.grading.audience import candidate_view
 
             grade = candidate_view(grade, rubric)
         return grade

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from grader.bank.prompts import PromptRenderer
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
 from grader.errors import Failure, LLMUnavailable
 from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile, public_url
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
-from grader.prompts import PromptRenderer
 from grader.scoring import (
     combine_verdicts,
     expected_level,
@@ -31,8 +31,8 @@ from grader.scoring import (
     round_level,
     verdict_problems,
 )
-from grader.screening import screen_answer
-from grader.textsim import nearest_texts
+from grader.text.screening import screen_answer
+from grader.text.textsim import nearest_texts
 from grader.vocabulary import SAMPLES_MISSING, ErrorCode
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."

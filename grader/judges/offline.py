@@ -31,11 +31,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from grader.bank.reference import REFERENCE_TAG
 from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile
 from grader.metrics import ridge_line
 from grader.models import Criterion, CriterionVerdict, Feedback, Rubric, Verdict
-from grader.reference import REFERENCE_TAG
-from grader.textsim import (
+from grader.text.textsim import (
     Neighbours,
     Passage,
     Span,

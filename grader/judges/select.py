@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.bank.prompts import PromptRenderer
 from grader.clients.base import ClientOptions, LLMClient
 from grader.clients.select import make_client
 from grader.config import Settings
 from grader.judges.base import GradingTask, Judge, Judgement, JudgeProfile
 from grader.pricing import Price
-from grader.prompts import PromptRenderer
 
 
 def client_options(settings: Settings) -> ClientOptions:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import InputError, TranscriptError
-from grader.matching import Match, topic_tokens
-from grader.transcript_formats import MAX_TURN_CHARS, Turn
-from grader.transcript_read import parse_turns
-from grader.transcript_tables import is_table, parse_table
+from grader.transcripts.formats import MAX_TURN_CHARS, Turn
+from grader.transcripts.matching import Match, topic_tokens
+from grader.transcripts.read import parse_turns
+from grader.transcripts.tables import is_table, parse_table
 
 Matcher = Callable[[str], Match]
 MAX_ASKED_CHARS = 500

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from grader.models import Question, Rubric
-from grader.textsim import cosine, letter_grams, tokens
+from grader.text.textsim import cosine, letter_grams, tokens
 from grader.vocabulary import DEFAULT_MATCH_THRESHOLD
 
 DEFAULT_THRESHOLD = DEFAULT_MATCH_THRESHOLD

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.errors import TranscriptError
-from grader.transcript_formats import Turn, detect_format, parse_cues, parse_text
-from grader.transcript_tables import parse_json
+from grader.transcripts.formats import Turn, detect_format, parse_cues, parse_text
+from grader.transcripts.tables import parse_json
 
 
 def parse_turns(path: Path) -> Iterator[Turn]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import TranscriptError
-from grader.transcript_formats import MAX_TURN_CHARS, Turn, TurnBuilder, detect_format, read_lines, read_pieces
+from grader.transcripts.formats import MAX_TURN_CHARS, Turn, TurnBuilder, detect_format, read_lines, read_pieces
 
 MAX_JSON_ITEM_CHARS = 4_000_000
 
