@@ -10,33 +10,10 @@ from typing import Annotated
 
 import typer
 
-from grader.cli.options import (
-    Audience,
-    AudienceOpt,
-    BackendChoice,
-    BackendOpt,
-    BankOpt,
-    BaseUrlOpt,
-    GuardedGroup,
-    LogprobsOpt,
-    LongAnswer,
-    LongAnswerOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OutputFormat,
-    RedactOpt,
-    SamplesOpt,
-    SeedOpt,
-    ShuffleOpt,
-    StrictOpt,
-    TemperatureOpt,
-    TimeoutOpt,
-    build_settings,
-    read_answer,
-)
+from grader.cli.options import BankOpt, GuardedGroup, OutputFormat, StrictOpt, grading_options, read_answer
+from grader.config import Settings
 from grader.version import __version__
-from grader.vocabulary import DEFAULT_MAX_ANSWER_TOKENS, ErrorCode
+from grader.vocabulary import ErrorCode
 
 app = typer.Typer(
     cls=GuardedGroup,
@@ -64,6 +41,7 @@ def _root(
 
 
 @app.command()
+@grading_options()
 def grade(
     question_id: Annotated[str, typer.Argument(help="Question id, e.g. q05 (see `grader questions`).")],
     answer: Annotated[str | None, typer.Option("--answer", help="The answer text.", show_default=False)] = None,
@@ -71,16 +49,6 @@ def grade(
         Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)
     ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.text,
-    bank: BankOpt = None,
-    backend: BackendOpt = BackendChoice.auto,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    samples: SamplesOpt = 1,
-    temperature: TemperatureOpt = None,
-    seed: SeedOpt = 0,
-    no_cache: NoCacheOpt = False,
-    redact: RedactOpt = False,
     candidate: Annotated[
         list[str] | None,
         typer.Option(
@@ -89,26 +57,17 @@ def grade(
             show_default=False,
         ),
     ] = None,
-    audience: AudienceOpt = Audience.interviewer,
-    max_answer_tokens: MaxTokensOpt = DEFAULT_MAX_ANSWER_TOKENS,
-    on_long_answer: LongAnswerOpt = LongAnswer.truncate,
-    logprobs: LogprobsOpt = False,
-    shuffle_criteria: ShuffleOpt = False,
     strict: StrictOpt = False,
+    *,
+    settings: Settings,
 ) -> None:
     """Grade one answer to one question."""
     from grader.cli.render import grade_markdown, grade_text
     from grader.grading.service import GradingService
 
-    if candidate and not redact:
+    if candidate and not settings.redact:
         raise typer.BadParameter("names are only used to redact: add --redact", param_hint="--candidate")
     text = read_answer(answer, answer_file)
-    settings = build_settings(
-        bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, samples=samples,
-        temperature=temperature, seed=seed, no_cache=no_cache, redact=redact, audience=audience,
-        max_answer_tokens=max_answer_tokens, on_long_answer=on_long_answer, logprobs=logprobs,
-        shuffle_criteria=shuffle_criteria,
-    )  # fmt: skip
     with GradingService(settings) as service:
         question = service.question(question_id)
         service.rubric(question_id)

@@ -8,30 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from grader.cli.options import (
-    Audience,
-    AudienceOpt,
-    BackendChoice,
-    BackendOpt,
-    BankOpt,
-    BaseUrlOpt,
-    LogprobsOpt,
-    LongAnswer,
-    LongAnswerOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoCacheOpt,
-    OutputFormat,
-    RedactOpt,
-    SamplesOpt,
-    SeedOpt,
-    ShuffleOpt,
-    StrictOpt,
-    TemperatureOpt,
-    TimeoutOpt,
-    build_settings,
-)
-from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS
+from grader.cli.options import OutputFormat, StrictOpt, grading_options
+from grader.config import Settings
+from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS  # noqa: F401  (tests read them here)
 
 if TYPE_CHECKING:
     from grader.batch.run import BatchOutcome, DryRun
@@ -136,21 +115,8 @@ def batch(
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
     strict: StrictOpt = False,
-    bank: BankOpt = None,
-    backend: BackendOpt = BackendChoice.auto,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    samples: SamplesOpt = 1,
-    temperature: TemperatureOpt = None,
-    seed: SeedOpt = 0,
-    no_cache: NoCacheOpt = False,
-    redact: RedactOpt = False,
-    audience: AudienceOpt = Audience.interviewer,
-    max_answer_tokens: MaxTokensOpt = DEFAULT_MAX_ANSWER_TOKENS,
-    on_long_answer: LongAnswerOpt = LongAnswer.truncate,
-    logprobs: LogprobsOpt = False,
-    shuffle_criteria: ShuffleOpt = False,
+    *,
+    settings: Settings,
 ) -> None:
     """Grade every answer in interview transcripts and answer tables; write results and reports to --out."""
     from grader.batch.run import BatchOptions, run_batch
@@ -160,12 +126,6 @@ def batch(
 
     if (price_in is None) != (price_out is None):
         raise typer.BadParameter("give both --price-in and --price-out", param_hint="--price-in/--price-out")
-    settings = build_settings(
-        bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, samples=samples,
-        temperature=temperature, seed=seed, no_cache=no_cache, redact=redact, audience=audience,
-        max_answer_tokens=max_answer_tokens, on_long_answer=on_long_answer, logprobs=logprobs,
-        shuffle_criteria=shuffle_criteria,
-    )  # fmt: skip
     options = BatchOptions(
         out=out,
         concurrency=concurrency,
@@ -279,4 +239,4 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `grader batch` to the app."""
-    app.command("batch")(batch)
+    app.command("batch")(grading_options()(batch))

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from grader.cli.options import BackendChoice, BackendOpt, BankOpt, BaseUrlOpt, ModelOpt, NoCacheOpt, TimeoutOpt
+from grader.cli.options import MEASURING, BankOpt, grading_options
+from grader.config import Settings
 from grader.vocabulary import ReportFormat as Format
 
 if TYPE_CHECKING:
@@ -27,26 +28,15 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="text (a table) or j
 
 def register(app: typer.Typer, rubric_app: typer.Typer) -> None:
     """Attach `eval` to the main app and `calibrate`, `add-example` to `grader rubric`."""
-    app.command("eval")(eval_command)
-    rubric_app.command("calibrate")(calibrate_command)
+    app.command("eval")(grading_options(MEASURING)(eval_command))
+    rubric_app.command("calibrate")(grading_options(MEASURING)(calibrate_command))
     rubric_app.command("add-example")(add_example_command)
 
 
-def _service(
-    bank: Path | None,
-    backend: BackendChoice,
-    model: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    no_cache: bool = False,
-) -> GradingService:
+def _service(settings: Settings) -> GradingService:
     """The same service `grader grade` uses: what is measured is what grades."""
-    from grader.cli.options import build_settings
     from grader.grading.service import GradingService
 
-    settings = build_settings(
-        bank=bank, backend=backend, model=model, base_url=base_url, timeout=timeout, no_cache=no_cache
-    )
     return GradingService(settings)
 
 
@@ -88,12 +78,8 @@ def eval_command(
     ] = 1000,
     per_question: Annotated[bool, typer.Option("--per-question", help="Also show agreement per question.")] = False,
     output_format: FormatOpt = Format.text,
-    backend: BackendOpt = BackendChoice.auto,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    no_cache: NoCacheOpt = False,
-    bank: BankOpt = None,
+    *,
+    settings: Settings,
 ) -> None:
     """Grade human-graded answers and report agreement: Pearson, Spearman, QWK, MAE, with 95% intervals."""
     from grader.bank.examples import read_rows
@@ -113,7 +99,7 @@ def eval_command(
         shown = read_rows(examples, score_field)
         if examples_split is not None:
             shown = [r for r in shown if r.split == examples_split]
-    service = _service(bank, backend, model, base_url, timeout, no_cache)
+    service = _service(settings)
 
     def rubric_for(question_id: str) -> Any:
         return service.question(question_id), service.rubric(question_id).rubric
@@ -137,18 +123,14 @@ def calibrate_command(
         ),
     ] = True,
     output_format: FormatOpt = Format.text,
-    backend: BackendOpt = BackendChoice.auto,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    no_cache: NoCacheOpt = False,
-    bank: BankOpt = None,
+    *,
+    settings: Settings,
 ) -> None:
     """Grade each rubric's exemplars and report agreement with their expected scores, per rubric and overall."""
     from grader.errors import InputError
     from grader.evaluation.measure import acalibrate
 
-    service = _service(bank, backend, model, base_url, timeout, no_cache)
+    service = _service(settings)
     if question_ids:
         ids = list(dict.fromkeys(question_ids))
     else:

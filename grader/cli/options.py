@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+import typing
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -63,7 +67,7 @@ def read_text_file(path: Path, what: str) -> str:
 
 
 class BackendChoice(StrEnum):
-    """Who decides the levels."""
+    """Who decides the levels (kept for callers that pass an enum; the options themselves take the strings)."""
 
     auto = "auto"
     openai = "openai"
@@ -84,107 +88,111 @@ class LongAnswer(StrEnum):
     reject = "reject"
 
 
-BankOpt = Annotated[
-    Path | None,
-    typer.Option("--bank", help="Question bank folder (else GRADER_BANK, else the shipped bank).", show_default=False),
-]
-BackendOpt = Annotated[
-    BackendChoice,
-    typer.Option(help="auto: openai when OPENAI_API_KEY or a base URL is set, else the offline grader."),
-]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help=f"Model name, sent verbatim (env GRADER_MODEL; default {DEFAULT_MODEL_HELP}).",
-        show_default=False,
-    ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL).",
-        show_default=False,
-    ),
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option("--timeout", min=0.1, help="Seconds per model request \\[default: 60].", show_default=False),
-]
-SamplesOpt = Annotated[
-    int, typer.Option("--samples", min=1, max=20, help="Independent judgements, combined per criterion.")
-]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--temperature",
-        min=0.0,
-        max=2.0,
-        help="Sampling temperature \\[default: 0, or 0.7 with --samples > 1].",
-        show_default=False,
-    ),
-]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed sent to the model (sample i uses seed + i).")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the grade cache.")]
-RedactOpt = Annotated[
-    bool, typer.Option("--redact", help="Replace e-mails, phone numbers and known names before grading.")
-]
-AudienceOpt = Annotated[
-    Audience, typer.Option(help="candidate: feedback addressed to the candidate, no internal notes.")
-]
-MaxTokensOpt = Annotated[int, typer.Option("--max-answer-tokens", min=50, help="Token budget for one answer.")]
-LongAnswerOpt = Annotated[
-    LongAnswer, typer.Option("--on-long-answer", help="Truncate (flag answer_truncated) or reject.")
-]
-LogprobsOpt = Annotated[
-    bool,
-    typer.Option("--logprobs", help="Weight levels by their token probabilities where the model returns logprobs."),
-]
-ShuffleOpt = Annotated[
-    bool, typer.Option("--shuffle-criteria", help="Shuffle criteria order in the prompt (tests order effects).")
-]
+GRADING = ("bank", "backend", "model", "base_url", "timeout", "samples", "temperature", "seed", "use_cache", "redact",
+           "audience", "max_answer_tokens", "on_long_answer", "logprobs", "shuffle_criteria")  # fmt: skip
+"""The options of `grade` and `batch`: every setting with a flag."""
+MEASURING = ("backend", "model", "base_url", "timeout", "use_cache", "bank")
+"""The options of `eval` and `rubric calibrate`."""
+
+
+def option(name: str) -> Any:
+    """The typer annotation of a shared option, built from its declaration on the Settings field."""
+    from grader.config import option_specs
+
+    spec = option_specs()[name]
+    if spec.flag is None:
+        raise KeyError(f"{name} has no command-line flag")
+    bounds: dict[str, Any] = {k: v for k, v in (("min", spec.minimum), ("max", spec.maximum)) if v is not None}
+    hint = _settings_hints()[name]
+    if spec.env is not None or cli_default(name) is None:  # not given: leave the environment's value alone
+        return Annotated[hint | None, typer.Option(spec.flag, help=spec.help, show_default=False, **bounds)]
+    return Annotated[hint, typer.Option(spec.flag, help=spec.help, **bounds)]
+
+
+def cli_default(name: str) -> Any:
+    """What a shared option is when not given: the Settings default, or None when the environment may set it."""
+    from grader.config import option_specs
+
+    return None if option_specs()[name].env is not None else _settings_default(name)
+
+
+def _settings_hints() -> dict[str, Any]:
+    import typing
+
+    from grader.config import Settings
+
+    return typing.get_type_hints(Settings)
+
+
+def _settings_default(name: str) -> Any:
+    from dataclasses import fields
+
+    from grader.config import Settings
+
+    return next(f.default for f in fields(Settings) if f.name == name)
+
+
+def grading_options(names: tuple[str, ...] = GRADING) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared options `names`, as declared on Settings; it receives them as `settings`.
+
+    The command declares a `settings: Settings` parameter instead of one parameter per option, so an option
+    added to Settings reaches every grading command, and Settings' declaration says what it does to the cache.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command, include_extras=True)
+        signature = inspect.signature(command)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
+        own = [p for p in own if p.name != "settings"]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=cli_default(name),
+                annotation=option(name),
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> None:
+            chosen = {name: values.pop(name) for name in names}
+            command(settings=build_settings(**chosen), **values)
+
+        parameters = [*own, *added]
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return decorate
+
+
+if TYPE_CHECKING:  # what the type checker needs to know; the flags come from the declaration below
+    BankOpt = Path | None
+    BackendOpt = str | None
+    ModelOpt = str | None
+    BaseUrlOpt = str | None
+    TimeoutOpt = float | None
+else:
+    BankOpt = option("bank")
+    BackendOpt = option("backend")
+    ModelOpt = option("model")
+    BaseUrlOpt = option("base_url")
+    TimeoutOpt = option("timeout")
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any answer ends ungraded.")]
 
 
-def build_settings(
-    *,
-    bank: Path | None = None,
-    backend: BackendChoice = BackendChoice.auto,
-    model: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    samples: int = 1,
-    temperature: float | None = None,
-    seed: int = 0,
-    no_cache: bool = False,
-    redact: bool = False,
-    audience: Audience = Audience.interviewer,
-    max_answer_tokens: int | None = None,
-    on_long_answer: LongAnswer = LongAnswer.truncate,
-    logprobs: bool = False,
-    shuffle_criteria: bool = False,
-) -> Settings:
-    """Environment first, then flags on top; announces the offline fallback on stderr."""
+def build_settings(**options: Any) -> Settings:
+    """Environment first, then the options given on top (None: not given); announces the offline fallback.
+
+    Options are named as the Settings fields (`no_cache=True` is accepted for `use_cache=False`).
+    """
     from grader.config import settings_from_env
 
-    settings = settings_from_env().with_overrides(
-        bank=bank,
-        backend=backend.value,
-        model=model,
-        base_url=base_url,
-        timeout=timeout,
-        samples=samples,
-        temperature=temperature,
-        seed=seed,
-        use_cache=not no_cache,
-        redact=redact,
-        audience=audience.value,
-        max_answer_tokens=max_answer_tokens,
-        on_long_answer=on_long_answer.value,
-        logprobs=logprobs,
-        shuffle_criteria=shuffle_criteria,
-    )
+    if "no_cache" in options:
+        options["use_cache"] = not options.pop("no_cache")
+    values = {name: value.value if isinstance(value, StrEnum) else value for name, value in options.items()}
+    settings = settings_from_env().with_overrides(**values)
     if settings.offline_fallback:
         typer.echo(
             "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): "

@@ -28,7 +28,7 @@ from grader.bank.prompts import PromptRenderer
 from grader.bank.questions import find_question, load_questions
 from grader.bank.rubrics import LoadedRubric, load_rubric
 from grader.clients.base import LLMClient
-from grader.config import Settings
+from grader.config import Settings, cache_options
 from grader.errors import BankError, ConfigError, Failure, GraderError, InputError
 from grader.grading.cache import GradeCache, cache_key
 from grader.judges.base import GradedExample, GradingTask, Judge, Judgement, JudgeProfile, public_url
@@ -207,16 +207,7 @@ class GradingService:
             "judge": self.profile.fingerprint,
             "answer": task.answer,
             "examples": [(e.answer, e.score_norm) for e in task.examples],
-            "options": [
-                s.samples,
-                s.effective_temperature,
-                s.seed,
-                s.redact,
-                s.audience,
-                s.logprobs,
-                s.shuffle_criteria,
-                s.reask_limit,
-            ],
+            "options": cache_options(s),
         }
         return cache_key(parts)
 
