@@ -117,7 +117,7 @@ class Settings:
         return 0.7 if self.samples > 1 else 0.0
 
     @property
-    def resolved_backend(self) -> Literal["openai", "offline"]:
+    def resolved_backend(self) -> str:
         """`auto` resolved: openai when a key or base URL is configured, else offline."""
         if self.backend == "auto":
             return "openai" if (self.api_key or self.base_url or self.record_dir) else "offline"

@@ -181,3 +181,21 @@ def test_at_most_two_offline_comparisons_outside_the_judges() -> None:
                 if any(isinstance(p, ast.Constant) and p.value == "offline" for p in parts):
                     found.append(f"{name}:{node.lineno}")
     assert len(found) <= 2, found
+
+
+def test_a_model_provider_is_one_registration(monkeypatch: pytest.MonkeyPatch, q05_answer: str) -> None:
+    """A new provider SDK: its client module and one PROVIDERS entry; the judge, service and batch follow."""
+    from grader.clients import select
+    from grader.clients.base import ClientOptions
+    from grader.clients.fake import ScriptedClient
+    from grader.config import Settings
+    from grader.grading.service import GradingService
+    levels = {"vae_mechanism": 3, "gan_mechanism": 2, "tradeoffs": 2, "context": 1}
+    feedback = {"strengths": [], "gaps": [], "misconceptions": [], "next_step": "", "follow_up_questions": []}
+    criteria = {cid: {"evidence": [], "rationale": "r", "level": level} for cid, level in levels.items()}
+    client = ScriptedClient().enqueue({"criteria": criteria, "feedback": feedback})
+    seen: list[ClientOptions] = []
+    monkeypatch.setitem(select.PROVIDERS, "acme", lambda options: seen.append(options) or client)
+    with GradingService(Settings(backend="acme", use_cache=False)) as service:  # type: ignore[arg-type]
+        grade = service.grade_answer("q05", q05_answer)
+    assert grade.status == "graded" and seen[0].provider == "acme" and len(client.calls) == 1

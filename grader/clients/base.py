@@ -17,6 +17,8 @@ T = TypeVar("T", bound=BaseModel)
 class ClientOptions:
     """How to reach a model server: plain values, so no client depends on the grader's Settings."""
 
+    provider: str = "openai"
+    """Which provider's client (grader.clients.select.PROVIDERS)."""
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0

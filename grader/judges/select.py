@@ -15,6 +15,7 @@ from grader.pricing import Price
 def client_options(settings: Settings) -> ClientOptions:
     """The plain values a client needs from the settings."""
     return ClientOptions(
+        provider=settings.resolved_backend,
         base_url=settings.base_url,
         api_key=str(settings.api_key) if settings.api_key else None,
         timeout=settings.timeout,
@@ -33,7 +34,7 @@ def judge_profile(settings: Settings) -> JudgeProfile:
     from grader.judges.llm import LLMJudge
 
     return LLMJudge.describe(settings.model, settings.base_url, settings.effective_temperature, settings.seed,
-                             settings.samples)  # fmt: skip
+                             settings.samples, settings.resolved_backend)  # fmt: skip
 
 
 class StandInJudge:
