@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from grader.config import Settings  # noqa: E402
 from grader.errors import GraderError  # noqa: E402
+from grader.grading.service import GradingService  # noqa: E402
 from grader.models import Rubric  # noqa: E402
-from grader.service import GradingService  # noqa: E402
 
 ANSWERS = REPO / "bench" / "adversarial"
 SETS = ("dev", "holdout")

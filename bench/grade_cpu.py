@@ -24,7 +24,7 @@ def main() -> None:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         from grader.config import Settings
-        from grader.service import GradingService
+        from grader.grading.service import GradingService
 
         answer = (REPO / "examples" / "q05_answer.txt").read_text(encoding="utf-8")
         service = GradingService(Settings(backend="openai", base_url=url, use_cache=False, bank=REPO))

@@ -18,10 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from grader.bank import Bank  # noqa: E402
+from grader.bank.questions import find_question, load_questions  # noqa: E402
+from grader.bank.rubrics import load_rubric  # noqa: E402
 from grader.judges.base import GradedExample, GradingTask  # noqa: E402
 from grader.judges.offline import OfflineJudge  # noqa: E402
-from grader.questions import find_question, load_questions  # noqa: E402
-from grader.rubrics import load_rubric  # noqa: E402
 
 
 def tasks(examples_per_question: int = 0) -> list[GradingTask]:

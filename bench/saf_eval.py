@@ -3,7 +3,7 @@
 SAF rows carry a question and a reference answer but no bank question id, so every question is graded with a
 rubric built from its reference answer alone (grader/reference.py). "With examples" shows the judge the
 human-graded `train` answers of the same question (none exist for the unseen questions). Runs the same code
-as `grader eval` (grader.evaluation.run_eval) and prints the equivalent commands.
+as `grader eval` (grader.evaluation.measure.run_eval) and prints the equivalent commands.
 
 Usage: python bench/saf_eval.py [PATH=/work/shared/data/saf_en.jsonl] [resamples=1000]
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from grader.bank.examples import read_rows  # noqa: E402
 from grader.config import Settings  # noqa: E402
 from grader.errors import InputError  # noqa: E402
-from grader.evaluation import run_eval  # noqa: E402
-from grader.examples import read_rows  # noqa: E402
+from grader.evaluation.measure import run_eval  # noqa: E402
+from grader.grading.service import GradingService  # noqa: E402
 from grader.metrics import Interval  # noqa: E402
 from grader.models import Question, Rubric  # noqa: E402
-from grader.service import GradingService  # noqa: E402
 
 DEFAULT = Path("/work/shared/data/saf_en.jsonl")
 SPLITS = ("test_unseen_answers", "test_unseen_questions")

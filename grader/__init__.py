@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from grader.version import __version__
 
 __all__ = [
     "Grade",
@@ -21,18 +21,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from grader.bank.rubrics import load_rubric
     from grader.config import Settings
+    from grader.grading.service import GradingService
     from grader.models import Grade, Rubric, Verdict
-    from grader.rubrics import load_rubric
-    from grader.service import GradingService
 
 _LAZY = {
     "Settings": "grader.config",
     "Grade": "grader.models",
     "Rubric": "grader.models",
     "Verdict": "grader.models",
-    "load_rubric": "grader.rubrics",
-    "GradingService": "grader.service",
+    "load_rubric": "grader.bank.rubrics",
+    "GradingService": "grader.grading.service",
 }
 
 
@@ -47,6 +47,7 @@ def __getattr__(name: str) -> Any:
 def grade_answer(question_id: str, answer: str, settings: Settings | None = None) -> Grade:
     """Grade one answer with the given settings (default: from the environment)."""
     from grader.config import settings_from_env
-    from grader.service import GradingService
+    from grader.grading.service import GradingService
 
-    return GradingService(settings or settings_from_env()).grade_answer(question_id, answer)
+    with GradingService(settings or settings_from_env()) as service:
+        return service.grade_answer(question_id, answer)

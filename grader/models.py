@@ -5,9 +5,12 @@ Rubric models forbid unknown keys, so a typo in a rubric is an error rather than
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grader.errors import Failure
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 _N = TypeVar("_N", int, float)
@@ -78,13 +81,6 @@ class Rubric(StrictModel):
     """When time-sensitive content was last checked (YYYY-MM or YYYY-MM-DD)."""
     sources: list[str] = Field(default_factory=list)
     """Where time-sensitive facts were checked."""
-
-    def criterion(self, criterion_id: str) -> Criterion:
-        """Return the criterion with this id (KeyError if absent)."""
-        for criterion in self.criteria:
-            if criterion.id == criterion_id:
-                return criterion
-        raise KeyError(criterion_id)
 
 
 class CriterionVerdict(BaseModel):
@@ -191,6 +187,8 @@ class Grade(BaseModel):
     feedback: Feedback = Field(default_factory=Feedback)
     flags: list[str] = Field(default_factory=list)
     error: str | None = None
+    failure: Failure | None = Field(default=None, exclude=True, repr=False)
+    """The typed reason behind `error`, for code that acts on it (retries, exit codes); not part of the JSON."""
     backend: str
     model: str | None = None
     usage: Usage = Field(default_factory=Usage)
@@ -198,10 +196,26 @@ class Grade(BaseModel):
     attempts: int = 1
     answer_tokens: int | None = None
 
+    @model_validator(mode="after")
+    def _error_from_failure(self) -> Grade:
+        if self.failure is not None and self.error is None:
+            self.error = str(self.failure)
+        return self
+
     @property
     def pct(self) -> float | None:
         """Score as a fraction of the maximum, or None when ungraded."""
         return None if self.score is None else self.score / self.max_score
+
+
+@dataclasses.dataclass(frozen=True)
+class GradedExample:
+    """An answer a person already graded, that a judge may learn from."""
+
+    answer: str
+    score_norm: float
+    """The human score as a fraction of the maximum, 0 … 1."""
+    question_id: str | None = None
 
 
 class Message(BaseModel):

@@ -18,9 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 from grader.bank import Bank
-from grader.questions import load_questions
-from grader.rubrics import load_rubric
-from grader.textsim import tokens
+from grader.bank.questions import load_questions
+from grader.bank.rubrics import load_rubric
+from grader.text.textsim import tokens
 
 OUT = Path(__file__).resolve().parent.parent / "grader" / "judges" / "word_rarity.json"
 KEEP_BELOW = 0.9

@@ -15,7 +15,7 @@ sys.path.insert(0, str(HERE))
 from fakeserver import FakeOpenAIServer, Reply  # noqa: E402
 
 from grader.config import Settings  # noqa: E402
-from grader.service import GradingService  # noqa: E402
+from grader.grading.service import GradingService  # noqa: E402
 
 RECORDINGS = HERE / "data" / "recordings"
 CASES = [("q05", HERE.parent / "examples" / "q05_answer.txt", RECORDINGS / "q05_verdict.json")]

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from grader.bank import Bank
+from grader.bank.rubrics import load_rubric
+from grader.cli.render import candidate_view, grade_markdown, grade_text, is_candidate_view
 from grader.clients.fake import ScriptedClient
 from grader.config import Settings
+from grader.grading.service import GradingService
 from grader.models import Feedback, Grade, Provenance, Rubric
-from grader.render import candidate_view, grade_markdown, grade_text, is_candidate_view
-from grader.rubrics import load_rubric
 from grader.scoring import normalize_for_match
-from grader.service import GradingService
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_POINT = "A discriminator classifies samples as real or generated."

@@ -15,14 +15,14 @@ from fakeserver import FakeOpenAIServer
 from typer.testing import CliRunner
 
 from grader import __version__
-from grader.audit import audit_results
 from grader.bank import Bank
+from grader.bank.audit import audit_results
+from grader.bank.prompts import PromptRenderer
 from grader.cli import app
 from grader.clients.fake import ScriptedClient
 from grader.config import Settings
+from grader.grading.service import GradingService
 from grader.models import Grade
-from grader.prompts import PromptRenderer
-from grader.service import GradingService
 
 LEVELS = {"vae_mechanism": 3, "gan_mechanism": 2, "tradeoffs": 2, "context": 1}
 VERDICT = {
@@ -49,7 +49,7 @@ def llm_grade(bank: Path, answer: str, question_id: str = "q05") -> Grade:
 
 
 def _top(bank: Path, question_id: str) -> dict[str, Any]:
-    from grader.rubrics import load_rubric
+    from grader.bank.rubrics import load_rubric
 
     rubric = load_rubric(Bank.open(bank), question_id).rubric
     return {

@@ -11,11 +11,11 @@ import yaml
 from typer.testing import CliRunner
 
 from grader.bank import Bank
+from grader.bank.lint import lint_paths
+from grader.bank.questions import find_question, load_questions
+from grader.bank.rubrics import load_rubric, load_rubric_file
 from grader.cli import app
 from grader.errors import BankError, QuestionNotFound, RubricError
-from grader.lint import lint_paths
-from grader.questions import find_question, load_questions
-from grader.rubrics import load_rubric, load_rubric_file
 
 QUESTIONS_MD = Path(__file__).resolve().parent.parent.parent / "shared" / "genai-interview-questions.md"
 

@@ -11,14 +11,14 @@ from fakeserver import FakeOpenAIServer
 from typer.testing import CliRunner
 
 from grader.bank import Bank
+from grader.bank.examples import append_example
 from grader.batch import BatchOptions, run_batch
 from grader.cli import app
 from grader.config import Settings
 from grader.errors import BankError
-from grader.examples import append_example
+from grader.grading.service import GradingService
 from grader.judges.base import GradedExample, GradingTask
 from grader.judges.llm import PROMPT_EXAMPLES, prompt_examples
-from grader.service import GradingService
 
 ANSWER = (
     "A VAE encodes inputs to a Gaussian latent and is trained on the ELBO, reconstruction plus a KL term; "

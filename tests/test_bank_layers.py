@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from grader.authoring.banks import add_question
 from grader.bank import Bank
+from grader.bank.questions import load_questions
+from grader.bank.rubrics import load_rubric
 from grader.cli import app
 from grader.errors import BankError
 from grader.models import Question
-from grader.questions import load_questions
-from grader.rubrics import load_rubric
 
 
 def run(*args: str):  # type: ignore[no-untyped-def]
@@ -170,7 +170,7 @@ def test_calibrate_names_each_exemplar_and_gates_on_pearson() -> None:
 
 def test_the_bank_inside_an_installed_wheel_is_not_written_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import grader.authoring.banks as banks
-    import grader.bank as bank_module
+    import grader.bank.base as bank_module
 
     installed = tmp_path / "site" / "grader" / "_bank"
     installed.mkdir(parents=True)

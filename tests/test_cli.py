@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from grader import __version__
 from grader.cli import app
-from grader.cli_options import DEFAULT_MODEL_HELP
+from grader.cli.options import DEFAULT_MODEL_HELP
 from grader.config import DEFAULT_MODEL
 
 RECORDINGS = Path(__file__).parent / "data" / "recordings"

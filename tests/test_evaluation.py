@@ -12,10 +12,14 @@ from fakeserver import FakeOpenAIServer
 from typer.testing import CliRunner
 
 from grader.bank import Bank
+from grader.bank.examples import load_bank_examples, parse_rows, read_rows
+from grader.bank.questions import find_question, load_questions
+from grader.bank.reference import REFERENCE_TAG
+from grader.bank.rubrics import load_rubric
 from grader.cli import app
 from grader.config import Settings
-from grader.errors import InputError, QuestionNotFound
-from grader.evaluation import (
+from grader.errors import Failure, InputError, QuestionNotFound
+from grader.evaluation.measure import (
     ExemplarCheck,
     Ordering,
     calibrate,
@@ -24,14 +28,11 @@ from grader.evaluation import (
     run_eval,
     synthetic_question,
 )
-from grader.examples import load_bank_examples, parse_rows, read_rows
+from grader.grading.service import GradingService
 from grader.judges.base import GradingTask, Judgement
 from grader.judges.offline import OfflineJudge
 from grader.models import CriterionVerdict, Question, Rubric, Verdict
-from grader.questions import find_question, load_questions
-from grader.reference import REFERENCE_TAG
-from grader.rubrics import load_rubric
-from grader.service import GradingService
+from grader.vocabulary import ErrorCode
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "eval"
@@ -62,7 +63,7 @@ class ScriptedJudge:
     async def judge(self, task: GradingTask) -> Judgement:
         self.tasks.append(task)
         if self.level is None:
-            return Judgement(verdict=None, error="llm_unavailable: down")
+            return Judgement(verdict=None, failure=Failure(ErrorCode.llm_unavailable, "down"))
         return Judgement(
             verdict=Verdict(criteria={c.id: CriterionVerdict(level=self.level) for c in task.rubric.criteria})
         )

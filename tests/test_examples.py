@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.bank import Bank
-from grader.errors import BankError, InputError
-from grader.examples import (
+from grader.bank.examples import (
     append_example,
     group_examples,
     load_bank_examples,
@@ -20,6 +19,7 @@ from grader.examples import (
     read_rows,
     score_maxima,
 )
+from grader.errors import BankError, InputError
 
 DATA = Path(__file__).parent / "data" / "eval"
 

@@ -45,7 +45,7 @@ from fakeserver import (
 )
 
 from grader.config import Settings
-from grader.service import GradingService
+from grader.grading.service import GradingService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "A VAE learns an encoder and a decoder trained on the ELBO; a GAN trains a generator against a critic."
@@ -517,9 +517,9 @@ def test_a_large_transcript_streams_in_flat_memory(tmp_path: Path) -> None:
     import tracemalloc
 
     from grader.bank import Bank
-    from grader.matching import QuestionMatcher
-    from grader.questions import load_questions
-    from grader.transcript import read_interview
+    from grader.bank.questions import load_questions
+    from grader.transcripts.interview import read_interview
+    from grader.transcripts.matching import QuestionMatcher
 
     path = tmp_path / "long_interview.txt"
     reply = "Candidate: the encoder maps inputs to a latent distribution and the decoder reconstructs them.\n"

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from grader.bank.rubrics import load_rubric_file
 from grader.errors import GraderError
-from grader.redaction import redact
-from grader.rubrics import load_rubric_file
-from grader.screening import screen_answer
+from grader.text.redaction import redact
+from grader.text.screening import screen_answer
 
 REPO = Path(__file__).resolve().parent.parent
 Q05 = (REPO / "rubrics" / "q05.yaml").read_text(encoding="utf-8")
@@ -132,8 +132,8 @@ SUFFIXES = [".vtt", ".srt", ".txt", ".md", ".json", ".jsonl"]
 @pytest.fixture(scope="module")
 def matcher():  # type: ignore[no-untyped-def]
     from grader.bank import Bank
-    from grader.matching import QuestionMatcher
-    from grader.questions import load_questions
+    from grader.bank.questions import load_questions
+    from grader.transcripts.matching import QuestionMatcher
 
     return QuestionMatcher(load_questions(Bank.open(REPO))).match
 
@@ -142,7 +142,7 @@ def matcher():  # type: ignore[no-untyped-def]
     st.one_of(transcript_text, st.binary(max_size=1500).map(lambda b: b.decode("latin-1"))), st.sampled_from(SUFFIXES)
 )
 def test_transcript_parsers_never_crash(text: str, suffix: str) -> None:
-    from grader.transcript_formats import parse_turns
+    from grader.transcripts.read import parse_turns
 
     with written(text, suffix) as path:
         try:
@@ -157,7 +157,7 @@ def test_transcript_parsers_never_crash(text: str, suffix: str) -> None:
 @settings(max_examples=30)
 @given(transcript_text, st.sampled_from(SUFFIXES))
 def test_read_interview_never_crashes(matcher, text: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
-    from grader.transcript import read_interview
+    from grader.transcripts.interview import read_interview
 
     with written(text, suffix) as path:
         try:
@@ -188,7 +188,7 @@ def test_answer_tables_never_crash(matcher, rows: list[dict[str, object]], suffi
     import io
     import json
 
-    from grader.transcript import plan_inputs
+    from grader.transcripts.interview import plan_inputs
 
     if suffix == ".jsonl":
         text = "".join(json.dumps(row) + "\n" for row in rows) + junk

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAIServer
 
+from grader.bank.prompts import answer_tag, delimit_answer
 from grader.config import Settings
+from grader.grading.service import GradingService
 from grader.models import Grade
-from grader.prompts import answer_tag, delimit_answer
-from grader.screening import HIDDEN_CHARACTERS, INJECTION, screen_answer
-from grader.service import GradingService
+from grader.text.screening import HIDDEN_CHARACTERS, INJECTION, screen_answer
 
 INJ = {INJECTION}
 HID = {HIDDEN_CHARACTERS}
@@ -285,7 +285,7 @@ def test_the_flag_shows_in_cli_output(fmt: str) -> None:
 
 
 def test_the_flag_shows_in_batch_results_and_reports(tmp_path: Path) -> None:
-    batch = pytest.importorskip("grader.cli_batch", reason="grader batch is not written yet")
+    batch = pytest.importorskip("grader.cli.batch", reason="grader batch is not written yet")
     del batch
     from typer.testing import CliRunner
 

@@ -12,10 +12,10 @@ from fakeserver import FakeOpenAIServer, Status
 from typer.testing import CliRunner
 
 from grader.batch import BatchOptions, dry_run, run_batch
+from grader.batch.llm_matching import DECISIONS, decision_schema
 from grader.cli import app
 from grader.config import Settings
 from grader.errors import ConfigError
-from grader.llm_matching import DECISIONS, decision_schema
 
 REPO = Path(__file__).resolve().parent.parent
 ASKED = {

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAIServer, Reply, Status, synthesise_verdict
 
+from grader.cli.render import grade_markdown, grade_text
 from grader.config import Settings
+from grader.grading.service import GradingService
 from grader.models import CriterionVerdict, Grade, Rubric, Verdict
-from grader.render import grade_markdown, grade_text
 from grader.scoring import (
     combine_verdicts,
     criterion_results,
@@ -25,7 +26,6 @@ from grader.scoring import (
     total_score,
     verdict_problems,
 )
-from grader.service import GradingService
 
 
 def rubric(*levels: int) -> Rubric:

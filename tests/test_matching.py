@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from grader.bank import Bank
-from grader.matching import DEFAULT_THRESHOLD, QuestionMatcher, topic_tokens
-from grader.questions import load_questions
+from grader.bank.questions import load_questions
+from grader.transcripts.matching import DEFAULT_THRESHOLD, QuestionMatcher, topic_tokens
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -143,9 +143,9 @@ SMALL_TALK = [
 
 @pytest.fixture(scope="module")
 def matcher() -> QuestionMatcher:
-    from grader.batch_plan import rubric_hints
+    from grader.batch.plan import rubric_hints
     from grader.config import Settings
-    from grader.service import GradingService
+    from grader.grading.service import GradingService
 
     service = GradingService(Settings(backend="offline", use_cache=False, bank=REPO))
     return QuestionMatcher(service.questions, rubric_hints(service))

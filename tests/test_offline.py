@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from grader.bank import Bank
+from grader.bank.questions import find_question, load_questions
+from grader.bank.rubrics import load_rubric
 from grader.judges.base import GradedExample, GradingTask, Judgement
 from grader.judges.offline import OfflineJudge, OfflineParams, answer_flags, decide
 from grader.models import Question, Rubric, Verdict
-from grader.questions import find_question, load_questions
-from grader.rubrics import load_rubric
 from grader.scoring import missing_evidence, total_score, verdict_problems
-from grader.textsim import negated_tokens, ordered_recall, sentences, stem, tokens
+from grader.text.textsim import negated_tokens, ordered_recall, sentences, stem, tokens
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from fakeserver import FakeOpenAIServer, Hang, Raw, Reply, Status, synthesise_ve
 
 from grader.config import Secret, Settings
 from grader.errors import ConfigError
+from grader.grading.service import GradingService
 from grader.models import Grade
-from grader.service import GradingService
 
 
 def grade(server: FakeOpenAIServer, answer: str, **overrides: Any) -> Grade:
@@ -163,8 +163,8 @@ def test_response_format_is_what_parse_would_send(fake_server: FakeOpenAIServer,
     sent = fake_server.requests[0]["response_format"]
     schema_name = sent["json_schema"]["name"]
     from grader.bank import Bank
+    from grader.bank.rubrics import load_rubric
     from grader.judges.llm import verdict_model
-    from grader.rubrics import load_rubric
 
     model = verdict_model(load_rubric(Bank.open(None), "q05").rubric)
     assert model.__name__ == schema_name

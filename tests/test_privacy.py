@@ -19,8 +19,8 @@ from fakeserver import FakeOpenAIServer, Hang, Status, refusal, wrong_schema
 
 from grader.config import Secret, Settings, settings_from_env
 from grader.errors import GraderError
-from grader.redaction import redact
-from grader.service import GradingService
+from grader.grading.service import GradingService
+from grader.text.redaction import redact
 
 E, P, C = "[EMAIL]", "[PHONE]", "[CANDIDATE]"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from grader.bank import Bank
+from grader.bank.prompts import PromptRenderer, answer_tag, delimit_answer
+from grader.bank.questions import find_question, load_questions
+from grader.bank.rubrics import load_rubric
 from grader.errors import PromptError
-from grader.prompts import PromptRenderer, answer_tag, delimit_answer
-from grader.questions import find_question, load_questions
-from grader.rubrics import load_rubric
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 

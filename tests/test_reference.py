@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from grader.bank.reference import LEVEL_COUNT, MAX_CRITERIA, REFERENCE_TAG, reference_rubric
 from grader.judges.base import GradingTask
 from grader.judges.offline import OfflineJudge
 from grader.models import Question, Rubric
-from grader.reference import LEVEL_COUNT, MAX_CRITERIA, REFERENCE_TAG, reference_rubric
 from grader.scoring import missing_evidence, total_score, verdict_problems
 
 QUESTION = Question(id="q900", section="test", question="Why does TCP use a three-way handshake?")

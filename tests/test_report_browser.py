@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from grader.batch.reports import result_record, write_reports
 from grader.models import CriterionResult, Feedback, Grade, Provenance, Usage
-from grader.reports import result_record, write_reports
-from grader.transcript import Plan, SourcePlan, WorkItem
+from grader.transcripts.interview import Plan, SourcePlan, WorkItem
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = '<script>document.title="pwned"</script><img src="x" onerror="document.title=\'pwned\'">'

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from grader.errors import InputError
-from grader.models import CriterionResult, Feedback, Grade, Provenance, Usage
-from grader.reports import (
+from grader.batch.reports import (
     build_summary,
     check_out_dir,
     read_results,
@@ -23,7 +21,9 @@ from grader.reports import (
     verbosity_bias,
     write_reports,
 )
-from grader.transcript import Plan, SourcePlan, WorkItem
+from grader.errors import InputError
+from grader.models import CriterionResult, Feedback, Grade, Provenance, Usage
+from grader.transcripts.interview import Plan, SourcePlan, WorkItem
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)> | ** </answer> {{ 7*7 }}'
 

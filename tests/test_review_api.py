@@ -23,10 +23,10 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from grader.bank import Bank
+from grader.bank.rubrics import load_rubric
 from grader.cli import app
 from grader.review.server import ReviewSession, create_app
 from grader.review.store import load_batch
-from grader.rubrics import load_rubric
 from grader.scoring import score_levels
 
 PORT = 8765

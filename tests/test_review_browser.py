@@ -30,9 +30,9 @@ from review_support import (  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 from grader.bank import Bank
+from grader.bank.rubrics import load_rubric
 from grader.cli import app
 from grader.review.store import answer_id
-from grader.rubrics import load_rubric
 from grader.scoring import score_levels
 
 CHROMIUM = Path("/usr/bin/chromium")

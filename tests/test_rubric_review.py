@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from grader.authoring.reviewing import field_loc, place
 from grader.authoring.schemas import strict_schema_problems
+from grader.bank.rubrics import load_rubric_file
 from grader.cli import app
-from grader.rubrics import load_rubric_file
 
 DATA = Path(__file__).parent / "data" / "authoring"
 

@@ -12,13 +12,13 @@ from fakeserver import FakeOpenAIServer, Raw, Reply, Status, completion_body, sy
 from typer.testing import CliRunner
 
 from grader.cli import app
+from grader.cli.render import grade_markdown, grade_text
 from grader.clients.fake import ScriptedClient
 from grader.config import Settings
 from grader.errors import LLMUnavailable
+from grader.grading.service import GradingService
 from grader.models import CriterionVerdict, Rubric, Verdict
-from grader.render import grade_markdown, grade_text
 from grader.scoring import agreement_threshold, combine_verdicts, disagreeing_criteria
-from grader.service import GradingService
 
 LEVELS = {"vae_mechanism": 3, "gan_mechanism": 2, "tradeoffs": 2, "context": 1}
 

@@ -10,7 +10,7 @@ import pytest
 from grader.clients.fake import ScriptedClient
 from grader.config import Settings
 from grader.errors import InputError, LLMUnavailable
-from grader.service import GradingService
+from grader.grading.service import GradingService
 
 LEVELS = {"vae_mechanism": 3, "gan_mechanism": 2, "tradeoffs": 2, "context": 1}
 
@@ -176,3 +176,30 @@ def test_offline_grades_made_with_other_constants_are_not_served(tmp_path: Path,
         "q05", q05_answer
     )
     assert not first.provenance.cached and again.provenance.cached and not tuned.provenance.cached
+
+
+def test_one_instance_grades_many_times_and_keeps_its_cache(tmp_path: Path, q05_answer: str) -> None:
+    client = ScriptedClient().enqueue(verdict(), verdict({**LEVELS, "context": 0}))
+    with service(client, tmp_path) as grader:
+        first = grader.grade_answer("q05", q05_answer)
+        again = grader.grade_answer("q05", q05_answer)
+        other = grader.grade_answer("q05", q05_answer + " Also, VQ-VAE.")
+        assert grader.cache is not None
+    assert len(client.calls) == 2
+    assert again.provenance.cached and again.score == first.score and other.status == "graded"
+
+
+def test_an_answer_is_looked_up_in_the_cache_once(tmp_path: Path, q05_answer: str) -> None:
+    client = ScriptedClient().enqueue(verdict())
+    with service(client, tmp_path) as grader:
+        assert grader.cache is not None
+        lookups: list[str] = []
+        real_get = grader.cache.get
+        grader.cache.get = lambda key: lookups.append(key) or real_get(key)  # type: ignore[method-assign]
+        staged = grader.stage("q05", q05_answer)
+        assert staged.cached is None and staged.key is not None
+        import asyncio
+
+        grade = asyncio.run(grader.agrade(staged))
+        assert grade.status == "graded" and lookups == [staged.key]
+        assert grader.stage("q05", q05_answer).cached is not None and len(lookups) == 2

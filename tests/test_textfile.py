@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import InputError
-from grader.textfile import read_text
+from grader.text.textfile import read_text
 
 
 @pytest.mark.parametrize(

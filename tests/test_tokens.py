@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from grader.tokens import O200K_PATTERN, TRUNCATION_MARK, TokenCounter, load_o200k_ranks, o200k
+from grader.text.tokens import O200K_PATTERN, TRUNCATION_MARK, TokenCounter, load_o200k_ranks, o200k
 
 
 def test_counts_offline_with_a_cold_tiktoken_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

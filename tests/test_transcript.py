@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader.errors import InputError, TranscriptError
-from grader.matching import QuestionMatcher
-from grader.transcript import (
+from grader.transcripts.formats import MAX_TURN_CHARS, Turn, detect_format
+from grader.transcripts.interview import (
     assign_roles,
     is_question,
     is_small_talk,
@@ -17,8 +17,9 @@ from grader.transcript import (
     read_interview,
     speaker_stats,
 )
-from grader.transcript_formats import MAX_TURN_CHARS, Turn, detect_format, parse_turns
-from grader.transcript_tables import parse_table
+from grader.transcripts.matching import QuestionMatcher
+from grader.transcripts.read import parse_turns
+from grader.transcripts.tables import parse_table
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 REPO = Path(__file__).resolve().parent.parent
@@ -26,9 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def matcher() -> QuestionMatcher:
-    from grader.batch_plan import rubric_hints
+    from grader.batch.plan import rubric_hints
     from grader.config import Settings
-    from grader.service import GradingService
+    from grader.grading.service import GradingService
 
     service = GradingService(Settings(backend="offline", use_cache=False, bank=REPO))
     return QuestionMatcher(service.questions, rubric_hints(service))

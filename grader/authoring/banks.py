@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from grader.bank import BANK_FILE, SHIPPED, Bank, shipped_bank_root
+from grader.bank.base import BANK_FILE, SHIPPED, Bank, shipped_bank_root
+from grader.bank.questions import load_questions
 from grader.errors import BankError, InputError
 from grader.models import Question
-from grader.questions import load_questions
 
 DEFAULT_SECTION = "Custom"
 

@@ -14,13 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from grader import __version__
-from grader.cache import cache_key
-from grader.clients.base import Choice, LLMClient, RequestOptions, T, make_client
+from grader.clients.base import Choice, LLMClient, RequestOptions, T
+from grader.clients.select import make_client
 from grader.config import Settings
 from grader.errors import ConfigError, LLMUnavailable
+from grader.grading.cache import cache_key
+from grader.judges.select import client_options, judge_profile
 from grader.models import Message, Usage
 from grader.pricing import cost_usd, known_price
+from grader.version import __version__
 
 REASK = "Your previous reply was not usable:\n{errors}\nReturn the corrected, complete JSON."
 _TABLE = """
@@ -114,7 +116,7 @@ class AuthoringSession:
 
     def ensure_model(self) -> None:
         """Refuse to run without a model (there is no offline author)."""
-        if self.client is None and self.settings.resolved_backend == "offline":
+        if self.client is None and not judge_profile(self.settings).calls_model:
             raise ConfigError(
                 "drafting and reviewing rubrics need a model: set OPENAI_API_KEY, or pass --base-url for a local "
                 "OpenAI-compatible server"
@@ -153,7 +155,7 @@ class AuthoringSession:
         """One request; its tokens and cost are added to the tally."""
         self.ensure_model()
         if self.client is None:
-            self.client = make_client(self.settings)
+            self.client = make_client(client_options(self.settings))
         self.requests += 1
         completion = await self.client.acomplete(
             messages, schema, model=self.settings.model, options=self.options(max_completion_tokens)
@@ -170,7 +172,7 @@ class AuthoringSession:
     def dry_run(self, messages: list[Message], schema: type[BaseModel], max_completion_tokens: int) -> DryRun:
         """Tokens and the largest cost of one request, counted locally."""
         from grader.clients.openai_client import response_format
-        from grader.tokens import TokenCounter
+        from grader.text.tokens import TokenCounter
 
         counter = TokenCounter.for_model(self.settings.model)
         text = "".join(m.content for m in messages) + json.dumps(response_format(schema))

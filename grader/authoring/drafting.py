@@ -20,10 +20,8 @@ from grader.authoring.calls import REASK, AuthoringSession, DryRun
 from grader.authoring.prompts import render_job
 from grader.authoring.schemas import DRAFT_MAX_SCORE, DraftRubric, to_rubric_data
 from grader.authoring.yamlout import rubric_yaml
-from grader.bank import Bank
-from grader.errors import GraderError
-from grader.judges.rubric_check import self_contradictions
-from grader.lint import (
+from grader.bank.base import Bank
+from grader.bank.lint import (
     DEFAULT_PROMPT_BUDGET,
     HIGH_EXEMPLAR,
     LOW_EXEMPLAR,
@@ -34,8 +32,10 @@ from grader.lint import (
     MIN_REFERENCE_WORDS,
     lint_paths,
 )
+from grader.bank.rubrics import LoadedRubric
+from grader.errors import GraderError
+from grader.judges.rubric_check import self_contradictions
 from grader.models import Message, Question
-from grader.rubrics import LoadedRubric
 
 DRAFT_MAX_TOKENS = 8000
 MAX_PROBLEMS_SHOWN = 20

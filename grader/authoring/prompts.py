@@ -13,10 +13,10 @@ from typing import Any
 
 import jinja2
 
-from grader.bank import Bank, shipped_bank_root
+from grader.bank.base import Bank, shipped_bank_root
+from grader.bank.prompts import _BoundedSandbox, _ConfinedLoader
 from grader.errors import PromptError
 from grader.models import Message
-from grader.prompts import _BoundedSandbox, _ConfinedLoader
 
 
 @dataclass(frozen=True)

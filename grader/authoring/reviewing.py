@@ -14,12 +14,12 @@ from typing import Any
 from grader.authoring.calls import REASK, AuthoringSession, DryRun
 from grader.authoring.prompts import render_job
 from grader.authoring.schemas import ReviewReply
-from grader.bank import Bank
+from grader.bank.base import Bank
+from grader.bank.rubrics import LoadedRubric
+from grader.bank.yamlio import Loc
 from grader.errors import GraderError
 from grader.models import Message, Question
-from grader.rubrics import LoadedRubric
 from grader.scoring import criterion_points
-from grader.yamlio import Loc
 
 REVIEW_MAX_TOKENS = 6000
 

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from grader.models import Message, Usage
 
-if TYPE_CHECKING:
-    from grader.config import Settings
-
 T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """How to reach a model server: plain values, so no client depends on the grader's Settings."""
+
+    provider: str = "openai"
+    """Which provider's client (grader.clients.select.PROVIDERS)."""
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+    max_retries: int = 2
+    record_dir: Path | None = None
+    """Test doubles: replay (or with record=True, record) exchanges in this folder."""
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class Choice(Generic[T]):
     raw_text: str
     """Kept for audit and for the re-ask."""
     error: str | None = None
-    """Why parsed is None: a validation message to show the model, or the refusal."""
+    """Why parsed is None: a validation message to show the model, or the refusal (then `refused` is set)."""
     refused: bool = False
     logprobs: list[dict[str, Any]] | None = None
     """Per output token: {"token", "logprob", "top_logprobs": [{"token", "logprob"}]}, when requested."""
@@ -77,19 +90,3 @@ class LLMClient(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
-
-
-def make_client(settings: Settings) -> LLMClient:
-    """The client for these settings: recorded replay, recording, or the real OpenAI SDK client."""
-    if settings.record_dir is not None and not settings.record:
-        from grader.clients.fake import RecordedClient
-
-        return RecordedClient(settings.record_dir)
-    from grader.clients.openai_client import OpenAIClient
-
-    client = OpenAIClient.from_settings(settings)
-    if settings.record_dir is not None:
-        from grader.clients.fake import RecordingClient
-
-        return RecordingClient(client, settings.record_dir)
-    return client

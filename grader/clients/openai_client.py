@@ -15,20 +15,19 @@ import json
 import math
 import re
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
 import pydantic
 
-from grader.clients.base import Choice, Completion, RequestOptions, T
+from grader.clients.base import Choice, ClientOptions, Completion, RequestOptions, T
 from grader.errors import ConfigError, LLMTimeout, LLMUnavailable
 from grader.models import Message, Usage
 
-if TYPE_CHECKING:
-    from grader.config import Settings
-
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "not-needed"
+"""Sent to a --base-url server when no key is set: the SDK insists on one, local servers ignore it."""
 # Parameters some models or servers refuse (reasoning models refuse temperature; some proxies refuse
 # seed or store): on a 400 naming one, it is dropped for the rest of the run and the request sent again.
 _OPTIONAL_PARAMS = ("temperature", "seed", "store", "logprobs", "top_logprobs", "n", "max_completion_tokens")
@@ -69,21 +68,19 @@ class OpenAIClient:
         self._dropped: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIClient:
-        """Build the SDK client from settings: explicit timeout (the SDK default is 600 s) and retries."""
-        if not settings.api_key and not settings.base_url:
+    def from_options(cls, options: ClientOptions) -> OpenAIClient:
+        """Build the SDK client: explicit timeout (the SDK default is 600 s) and retries."""
+        if not options.api_key and not options.base_url:
             raise ConfigError("No API key: set OPENAI_API_KEY, or pass --base-url for a local server")
-        from grader.config import PLACEHOLDER_KEY
-
-        if settings.base_url:
-            _check_base_url(settings.base_url)
+        if options.base_url:
+            _check_base_url(options.base_url)
         sdk = openai.AsyncOpenAI(
-            api_key=str(settings.api_key) if settings.api_key else PLACEHOLDER_KEY,
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
+            api_key=str(options.api_key) if options.api_key else PLACEHOLDER_KEY,
+            base_url=options.base_url,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
         )
-        return cls(sdk, base_url=settings.base_url, timeout=settings.timeout)
+        return cls(sdk, base_url=options.base_url, timeout=options.timeout)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -138,16 +135,18 @@ class OpenAIClient:
             return ConfigError(f"404 from {self.base_url}: {message} (check --model and --base-url)")
         if isinstance(exc, openai.APIConnectionError):
             reason = self._scrub(str(exc.__cause__ or exc.message))
-            return LLMUnavailable(f"cannot connect to {self.base_url}: {reason}")
+            return LLMUnavailable(f"cannot connect to {self.base_url}: {reason}", transient=True)
         return self._unavailable(exc)
 
     def _unavailable(self, exc: openai.APIError) -> LLMUnavailable:
         status = getattr(exc, "status_code", None)
         message = f"{status or 'error'} from {self.base_url}: {self._scrub(_message(exc))}"
         wait = retry_after(exc)
-        if wait is not None:  # the message is the one channel a Grade's error has: the batch reads it back
+        if wait is not None:  # for the person reading the error; the batch reads the number
             message += f" (retry after {wait:g} s)"
-        return LLMUnavailable(message)
+        # What the batch may try again: rate limits, server errors, and failures with no status at all.
+        transient = status is None or status == 429 or 500 <= status <= 599
+        return LLMUnavailable(message, retry_after=wait, transient=transient, rate_limited=status == 429)
 
     def _scrub(self, text: str) -> str:
         """Some servers and proxies echo the key in their error messages: never pass it on."""
@@ -263,11 +262,11 @@ def _choice(item: object, schema: type[T]) -> Choice[T]:
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
     tokens = tokens if isinstance(tokens, list) else None
     if message.get("refusal"):
-        return Choice(parsed=None, raw_text=content, error=f"refused: {message['refusal']}", refused=True)
+        return Choice(parsed=None, raw_text=content, error=str(message["refusal"]), refused=True)
     finish = item.get("finish_reason")
     if finish == "content_filter":
         return Choice(
-            parsed=None, raw_text=content, error="refused: the server's content filter stopped the reply", refused=True
+            parsed=None, raw_text=content, error="the server's content filter stopped the reply", refused=True
         )
     if finish == "length":
         return Choice(

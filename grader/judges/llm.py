@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from grader.bank.prompts import PromptRenderer
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
-from grader.errors import LLMTimeout, LLMUnavailable
-from grader.judges.base import GradedExample, GradingTask, Judgement
+from grader.errors import Failure, LLMUnavailable
+from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile, public_url
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
-from grader.prompts import PromptRenderer
 from grader.scoring import (
     combine_verdicts,
     expected_level,
@@ -31,11 +31,11 @@ from grader.scoring import (
     round_level,
     verdict_problems,
 )
-from grader.screening import screen_answer
-from grader.textsim import nearest_texts
+from grader.text.screening import screen_answer
+from grader.text.textsim import nearest_texts
+from grader.vocabulary import SAMPLES_MISSING, ErrorCode
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."
-SAMPLES_MISSING = "samples_missing"
 LEVEL_MODE_ARGMAX = "argmax"
 LEVEL_MODE_LOGPROBS = "logprobs"
 LEVEL_MODE_FALLBACK = "argmax (fallback: no logprobs returned)"
@@ -119,7 +119,7 @@ class _Tally:
 @dataclass(frozen=True)
 class _Sample:
     verdict: Verdict | None
-    error: str | None = None
+    failure: Failure | None = None
 
 
 class LLMJudge:
@@ -140,9 +140,14 @@ class LLMJudge:
         shuffle_criteria: bool = False,
         price: Price | None = None,
         logprobs: bool = False,
+        base_url: str | None = None,
     ) -> None:
-        """Configure the judge; `price` overrides the listed price (for unlisted models)."""
+        """Configure the judge; `price` overrides the listed price (for unlisted models).
+
+        `base_url`: the server as configured (None: the provider's default), for provenance and the cache key.
+        """
         self.client = client
+        self.base_url = base_url
         self.name = client.name
         self.renderer = renderer
         self.model = model
@@ -155,6 +160,19 @@ class LLMJudge:
         self.shuffle_criteria = shuffle_criteria
         self.price = price
         self.logprobs = logprobs
+
+    @property
+    def profile(self) -> JudgeProfile:
+        """A model over a client, with this judge's sampling settings; the prompt templates shape it."""
+        return self.describe(self.model, self.base_url, self.temperature, self.seed, self.samples, self.name)
+
+    @staticmethod
+    def describe(
+        model: str, base_url: str | None, temperature: float, seed: int, samples: int, name: str = "openai"
+    ) -> JudgeProfile:
+        """The profile of an LLM judge with these settings (a dry run describes one without a client)."""
+        return JudgeProfile(name=name, calls_model=True, model=model, base_url=public_url(base_url),
+                            temperature=temperature, seed=seed, samples=max(1, samples), uses_prompts=True)  # fmt: skip
 
     def criteria_order(self, rubric: Rubric, answer_key: str) -> list[str] | None:
         """A per-answer shuffle of the criteria (seeded, so a re-run sees the same order), or None."""
@@ -187,7 +205,7 @@ class LLMJudge:
         except LLMUnavailable as exc:
             return Judgement(
                 verdict=None,
-                error=_unavailable(exc),
+                failure=exc.failure,
                 attempts=max(1, tally.requests),
                 usage=tally.usage,
                 model=tally.model or self.model,
@@ -201,7 +219,7 @@ class LLMJudge:
         }
         verdicts = [s.verdict for s in samples if s.verdict is not None]
         if not verdicts:
-            return Judgement(verdict=None, error=next(s.error for s in samples if s.error), **common)
+            return Judgement(verdict=None, failure=next(s.failure for s in samples if s.failure), **common)
         flags = [SAMPLES_MISSING] if len(verdicts) < self.samples else []
         verdict = verdicts[0] if self.samples == 1 else combine_verdicts(verdicts, task.rubric).verdict
         return Judgement(verdict=verdict, flags=flags, level_mode=self._level_mode(verdict), **common)
@@ -224,7 +242,7 @@ class LLMJudge:
         samples = []
         for outcome in outcomes:
             if isinstance(outcome, LLMUnavailable):
-                samples.append(_Sample(None, _unavailable(outcome)))
+                samples.append(_Sample(None, outcome.failure))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -251,7 +269,7 @@ class LLMJudge:
         conversation = list(messages)
         for attempt in range(self.reask_limit + 1):
             if choice.refused:
-                return _Sample(None, choice.error)
+                return _Sample(None, Failure(ErrorCode.refused, choice.error or "the model refused"))
             problems = [choice.error] if choice.error else []
             verdict = None
             if choice.parsed is not None:
@@ -267,8 +285,8 @@ class LLMJudge:
                 Message(role="user", content=REASK.format(errors="\n".join(problems))),
             ]
             choice = (await self._request(conversation, schema, n=1, seed=seed, tally=tally)).first
-        error = "invalid_verdict: " + "; ".join(p.replace("\n", "; ") for p in problems if p)
-        return _Sample(None, error[:500])
+        message = "; ".join(p.replace("\n", "; ") for p in problems if p)
+        return _Sample(None, Failure(ErrorCode.invalid_verdict, message[: 500 - len("invalid_verdict: ")]))
 
     async def _request(
         self, messages: list[Message], schema: type[BaseModel], *, n: int, seed: int, tally: _Tally
@@ -324,7 +342,3 @@ def prompt_examples(task: GradingTask) -> list[GradedExample]:
 @functools.lru_cache(maxsize=4096)
 def _shown_safely(text: str) -> bool:
     return not screen_answer(text).flags
-
-
-def _unavailable(exc: LLMUnavailable) -> str:
-    return f"timeout: {exc}" if isinstance(exc, LLMTimeout) else f"llm_unavailable: {exc}"

@@ -26,22 +26,25 @@ Every evidence quote is a verbatim slice of the answer.
 from __future__ import annotations
 
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from grader.judges.base import GradedExample, GradingTask, Judgement
+from grader.bank.reference import REFERENCE_TAG
+from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile
 from grader.judges.offline_feedback import CriterionView, Error, PointMatch, build_verdict
 from grader.judges.offline_flags import answer_flags
+from grader.judges.offline_levels import curve, round_levels, shift_to
 from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
+    MIN_EXAMPLE_WORDS,
     Sentence,
     Statement,
     Support,
     analyse,
     candidates,
+    claim_statement,
     statement,
     support,
     word_index,
@@ -49,8 +52,7 @@ from grader.judges.statements import (
 )
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict
-from grader.reference import REFERENCE_TAG
-from grader.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
+from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class OfflineJudge:
         self.params = params or OfflineParams()
         self.fingerprint = repr(self.params)
         """Goes into cache keys: grades made with other constants are not served as this judge's."""
+        self.profile = JudgeProfile(self.name, calls_model=False, fingerprint=self.fingerprint)  # no model, no prompts
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
 
     async def judge(self, task: GradingTask) -> Judgement:
@@ -221,11 +224,12 @@ class OfflineJudge:
             line = graded.intercept + graded.slope * target
             target = min(1.0, max(0.0, share * knn + (1 - share) * line))
         target = max(0.0, target - p.error_penalty * len(reading.errors))
-        fractions = _shift_to(fractions, [c.share for c in index.criteria], target)
-        levels = _round_levels(fractions, index.criteria, target)
+        fractions = shift_to(fractions, [c.share for c in index.criteria], target)
+        steps = [len(c.view.spec.levels) - 1 for c in index.criteria]
+        levels = round_levels(fractions, steps, [c.share for c in index.criteria], target)
         for error in reading.errors:
-            steps = len(index.criteria[error.criterion].view.spec.levels) - 1
-            levels[error.criterion] = max(0, levels[error.criterion] - math.ceil(p.error_levels * steps))
+            drop = math.ceil(p.error_levels * steps[error.criterion])
+            levels[error.criterion] = max(0, levels[error.criterion] - drop)
         views = [c.view for c in index.criteria]
         return build_verdict(views, reading.matches, levels, reading.errors, p.found, index.credit.point_low)
 
@@ -336,9 +340,9 @@ class OfflineJudge:
     def _fractions(self, index: _RubricIndex, matches: list[list[PointMatch]]) -> list[float]:
         fractions = []
         for crit, found in zip(index.criteria, matches, strict=True):
-            credit = [_curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
+            credit = [curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
             coverage = sum(w * c for w, c in zip(crit.mass, credit, strict=True)) / sum(crit.mass)
-            fractions.append(_curve(coverage, 0.0, index.credit.full))
+            fractions.append(curve(coverage, 0.0, index.credit.full))
         return fractions
 
     def _graded(self, index: _RubricIndex, examples: tuple[GradedExample, ...]) -> _Graded | None:
@@ -373,24 +377,6 @@ def _holds_own(claim: _Claim, words: frozenset[str]) -> bool:
 def decide(task: GradingTask) -> Verdict:
     """The offline verdict for one answer with default parameters (one shared judge, so indexes are reused)."""
     return _DEFAULT.decide(task)
-
-
-_CLAIM_VERB = re.compile(
-    r"^\s*(?:says|states|claims|believes|thinks|assumes|describes|treats|presents|calls|cites|confuses|equates)\s+"
-    r"(?:that\s+)?",
-    re.IGNORECASE,
-)
-_LEVEL_EXAMPLE = re.compile(r"\((?:e\.g\.|eg|for example|such as)[,:]?\s*([^)]*)\)", re.IGNORECASE)
-_ALTERNATIVES = re.compile(r";|,?\s+or\s+")
-MIN_EXAMPLE_WORDS = 3
-
-
-def level_zero_claims(levels: list[str]) -> list[str]:
-    """The example claims a criterion's lowest level quotes: "(e.g. the discriminator generates, or …)"."""
-    found = []
-    for example in _LEVEL_EXAMPLE.findall(levels[0]) if levels else []:
-        found += [part.strip(" .\"'“”") for part in _ALTERNATIVES.split(example) if part.strip()]
-    return found
 
 
 def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _RubricIndex:
@@ -429,16 +415,7 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
 
 
 def _claim(text: str, topic: frozenset[str], params: OfflineParams, least: int = 2) -> Statement | None:
-    """A wrong claim as a statement, or None when too short to tell from correct text.
-
-    A misconception is often written "wrong claim; the correction": only the claim is matched. Unlike a key
-    point's, a claim's subject counts in full: "GANs are the more stable" is wrong where "VAEs are the more
-    stable" is right, and the two differ in a word of the question.
-    """
-    rarity = word_rarity()
-    claim = statement(_CLAIM_VERB.sub("", text.split(";")[0]), lambda t: params.rarity_floor + rarity.get(t, 1.0))
-    # Too few words, or only common ones ("the noising is learned by the model"), and correct text says it too.
-    return claim if len(claim.words) >= least and claim.total >= params.claim_least_weight else None
+    return claim_statement(text, params.rarity_floor, params.claim_least_weight, least)
 
 
 def _own(claim: Statement, topic: frozenset[str]) -> frozenset[str]:
@@ -450,39 +427,6 @@ def _key_point(text: str, weight: Callable[[str], float]) -> _KeyPoint:
     whole = statement(text, weight)
     clauses = tuple(part for part in parts if part.words) or (whole,)
     return _KeyPoint(text.strip(), clauses, sum(c.total for c in clauses), whole)
-
-
-def _curve(coverage: float, low: float, full: float) -> float:
-    if full <= low:
-        return 1.0 if coverage > low else 0.0
-    return min(1.0, max(0.0, (coverage - low) / (full - low)))
-
-
-def _shift_to(fractions: list[float], shares: list[float], target: float) -> list[float]:
-    """Move every fraction by one offset (clamped to 0 … 1) until their weighted sum meets the target."""
-    lo, hi = -1.0, 1.0
-    for _ in range(24):  # 2 / 2**24: far finer than any level step
-        mid = (lo + hi) / 2
-        total = sum(s * min(1.0, max(0.0, f + mid)) for f, s in zip(fractions, shares, strict=True))
-        lo, hi = (mid, hi) if total < target else (lo, mid)
-    return [min(1.0, max(0.0, f + (lo + hi) / 2)) for f in fractions]
-
-
-def _round_levels(fractions: list[float], criteria: list[_Criterion], target: float) -> list[int]:
-    """Round fractions to levels keeping the total as close to the target as the levels allow.
-
-    Rounding each criterion alone can move the total by half a level per criterion; instead start from the
-    floors and raise the criteria with the largest remainders while that brings the total closer.
-    """
-    steps = [len(c.view.spec.levels) - 1 for c in criteria]
-    levels = [min(s, int(f * s + 1e-9)) for f, s in zip(fractions, steps, strict=True)]
-    total = sum(c.share * lv / s for c, lv, s in zip(criteria, levels, steps, strict=True))
-    for i in sorted(range(len(levels)), key=lambda i: (levels[i] - fractions[i] * steps[i], i)):
-        step = criteria[i].share / steps[i]
-        if levels[i] < steps[i] and abs(total + step - target) < abs(total - target):
-            levels[i] += 1
-            total += step
-    return levels
 
 
 _DEFAULT = OfflineJudge()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from grader.models import Criterion, CriterionVerdict, Feedback, Verdict
-from grader.textsim import Span
+from grader.text.textsim import Span
 
 
 class PointMatch(NamedTuple):

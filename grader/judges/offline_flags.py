@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from grader.judges.statements import analyse
 from grader.models import Rubric
-from grader.textsim import english_share, tokens
-
-NON_ENGLISH = "non_english_suspected"
-COPIED = "copied_from_rubric"
-KEYWORD_LIST = "keyword_list"
+from grader.text.textsim import english_share, tokens
+from grader.vocabulary import COPIED_FROM_RUBRIC, KEYWORD_LIST, NON_ENGLISH_SUSPECTED
 
 COPIED_SHARE = 0.5
 """Share of an answer's content-word triples found in the rubric from which it counts as pasted."""
@@ -27,10 +24,10 @@ def answer_flags(answer: str, rubric: Rubric) -> list[str]:
     share = english_share(answer)
     # A list of English terms has few function words too: it is a keyword list, not another language.
     if share is not None and share < 0.08 and not keywords:
-        flags.append(NON_ENGLISH)
+        flags.append(NON_ENGLISH_SUSPECTED)
     copied = copied_share(answer, rubric)
     if copied is not None and copied >= COPIED_SHARE:
-        flags.append(COPIED)
+        flags.append(COPIED_FROM_RUBRIC)
     if keywords:
         flags.append(KEYWORD_LIST)
     return flags

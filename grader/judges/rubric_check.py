@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from grader.judges.offline import OfflineJudge, level_zero_claims
+from grader.judges.offline import OfflineJudge
 from grader.judges.offline_feedback import short
+from grader.judges.statements import level_zero_claims
 from grader.models import Rubric
 
 TOP_EXEMPLAR = 0.7

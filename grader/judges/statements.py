@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple
 
-from grader.textsim import STOP_WORDS, Span, clause_texts, letter_grams, negated_tokens, raw_words, sentences, stem
+from grader.text.textsim import STOP_WORDS, Span, clause_texts, letter_grams, negated_tokens, raw_words, sentences, stem
 
 # Words whose presence states the opposite of their partner's: "attention grows linearly" does not say it is
 # quadratic, it says the reverse. Only pairs that cannot both describe one thing in one clause.
@@ -227,3 +227,34 @@ def word_index(answer: Sequence[Sentence]) -> dict[str, list[int]]:
         for word in sentence.plain | sentence.negated:
             index.setdefault(word, []).append(number)
     return index
+
+
+_CLAIM_VERB = re.compile(
+    r"^\s*(?:says|states|claims|believes|thinks|assumes|describes|treats|presents|calls|cites|confuses|equates)\s+"
+    r"(?:that\s+)?",
+    re.IGNORECASE,
+)
+_LEVEL_EXAMPLE = re.compile(r"\((?:e\.g\.|eg|for example|such as)[,:]?\s*([^)]*)\)", re.IGNORECASE)
+_ALTERNATIVES = re.compile(r";|,?\s+or\s+")
+MIN_EXAMPLE_WORDS = 3
+
+
+def level_zero_claims(levels: list[str]) -> list[str]:
+    """The example claims a criterion's lowest level quotes: "(e.g. the discriminator generates, or …)"."""
+    found = []
+    for example in _LEVEL_EXAMPLE.findall(levels[0]) if levels else []:
+        found += [part.strip(" .\"'“”") for part in _ALTERNATIVES.split(example) if part.strip()]
+    return found
+
+
+def claim_statement(text: str, rarity_floor: float, least_weight: float, least: int = 2) -> Statement | None:
+    """A wrong claim as a statement, or None when too short or too common to tell from correct text.
+
+    A misconception is often written "wrong claim; the correction": only the claim is matched. Unlike a key
+    point's, a claim's subject counts in full: "GANs are the more stable" is wrong where "VAEs are the more
+    stable" is right, and the two differ in a word of the question. Too few words, or only common ones ("the
+    noising is learned by the model"), and correct text says it too.
+    """
+    rarity = word_rarity()
+    claim = statement(_CLAIM_VERB.sub("", text.split(";")[0]), lambda t: rarity_floor + rarity.get(t, 1.0))
+    return claim if len(claim.words) >= least and claim.total >= least_weight else None

@@ -5,17 +5,17 @@ The rest of grader is being reorganised (#13); keeping every import of it here m
 
 from __future__ import annotations
 
-from grader.bank import Bank
+from grader.bank.base import Bank
+from grader.bank.examples import append_example, read_rows
+from grader.bank.questions import load_questions
+from grader.bank.rubrics import LoadedRubric, load_rubric
+from grader.batch.reports import RESULTS, read_results, review_reasons
 from grader.config import settings_from_env
 from grader.errors import GraderError, InputError
-from grader.examples import append_example, read_rows
 from grader.metrics import adjacent_agreement, exact_agreement, mae, qwk
 from grader.models import Rubric
-from grader.questions import load_questions
-from grader.reports import RESULTS, read_results, review_reasons
-from grader.rubrics import LoadedRubric, load_rubric
 from grader.scoring import criterion_points, score_levels
-from grader.screening import screen_answer
+from grader.text.screening import screen_answer
 
 __all__ = [
     "RESULTS",

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from grader.cli_options import BankOpt
+from grader.cli.options import BankOpt
 
 
 class SummaryFormat(StrEnum):

@@ -44,7 +44,9 @@ FLAG_MEANINGS = {
     "low_agreement": "The sampled judgements disagree on a criterion.",
     "samples_missing": "Fewer valid samples came back than were asked for.",
     "answer_truncated": "The answer was cut to the token budget before grading.",
-    "copied_from_rubric": "Most of the answer is the rubric's own key points or reference, pasted.",
+    "copied_from_rubric": "Most of the answer is the rubric's own text (reference, key points, level descriptors or "
+    "exemplars), pasted, fillers and disfluencies notwithstanding.",
+    "keyword_list": "Most of the answer is lists of terms with no sentence structure; such lines earn no credit.",
     "non_english_suspected": "The answer seems not to be English, which the offline grader cannot read.",
     "weak_match": "The asked question matched its bank question only just above the threshold: check the question.",
 }

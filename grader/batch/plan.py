@@ -1,0 +1,196 @@
+"""Planning a batch: read and match every input before any model call, and the dry run that prices the plan.
+
+The word matcher decides by default; with `--llm-match` the model settles what it is unsure of
+(grader/llm_matching.py). A dry run plans, prepares and counts tokens exactly as a run would, and calls nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from grader.batch.limits import price_for
+from grader.batch.llm_matching import Referee, Refereeing, read_decisions, write_decisions
+from grader.batch.llm_matching import referee as referee_calls
+from grader.batch.reports import RESULTS, read_results
+from grader.clients.base import RequestOptions
+from grader.errors import GraderError
+from grader.grading.estimate import estimate_tokens
+from grader.grading.service import GradingService
+from grader.pricing import Price
+from grader.transcripts.interview import Plan, plan_inputs
+from grader.transcripts.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
+
+
+class Progress(Protocol):
+    """Where a batch reports progress (the CLI draws a bar on stderr)."""
+
+    def start(self, total: int, done: int) -> None:
+        """The batch has `total` items, `done` of them from an earlier run."""
+
+    def advance(self, record: dict[str, Any]) -> None:
+        """One more result was written."""
+
+    def note(self, message: str) -> None:
+        """Something worth a line (a repaired file, a budget stop)."""
+
+
+class Silent:
+    """Reports nothing."""
+
+    def start(self, total: int, done: int) -> None:
+        """Nothing to show."""
+
+    def advance(self, record: dict[str, Any]) -> None:
+        """Nothing to show."""
+
+    def note(self, message: str) -> None:
+        """Nothing to show."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch (the CLI's flags)."""
+
+    out: Path
+    concurrency: int = 8
+    resume: bool = False
+    max_cost: float | None = None
+    price: Price | None = None
+    interviewers: tuple[str, ...] = ()
+    retries: int = 3
+    match_threshold: float = DEFAULT_THRESHOLD
+    llm_match: bool = False
+    """Let the model settle the questions the word matcher is unsure of (grader/llm_matching.py)."""
+
+
+def plan_batch(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, referee: Referee | None = None
+) -> Plan:
+    """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
+    referee = referee or Referee(word_matcher(service, options))
+    return plan_inputs(paths, referee, _ids(service), interviewers=options.interviewers)
+
+
+def _ids(service: GradingService) -> set[str]:
+    return {q.id for q in service.questions}
+
+
+def word_matcher(service: GradingService, options: BatchOptions) -> QuestionMatcher:
+    """The matcher over the service's bank, with its rubrics' tags and criteria."""
+    return QuestionMatcher(service.questions, rubric_hints(service), threshold=options.match_threshold)
+
+
+async def plan_with_llm(
+    paths: Sequence[Path], service: GradingService, options: BatchOptions, progress: Progress
+) -> tuple[Plan, Refereeing]:
+    """Plan with the word matcher, ask the model about what it was unsure of, and plan again with the answers."""
+    model = service.settings.model
+    referee = Referee(word_matcher(service, options), read_decisions(options.out, model, _ids(service)))
+    plan = plan_batch(paths, service, options, referee)
+    outcome = Refereeing(dict(referee.decisions))
+    if referee.unsure:
+        client = service.model_client()
+        settings = service.settings
+        # The default token allowance: a reasoning model spends tokens before its one-word reply.
+        request = RequestOptions(temperature=settings.effective_temperature, seed=settings.seed)
+        asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
+                                    model=model, options=request, price=options.price,
+                                    concurrency=options.concurrency)  # fmt: skip
+        outcome = replace(asked, decisions={**referee.decisions, **asked.decisions})
+        write_decisions(options.out, model, outcome.decisions)
+        for failure in asked.failures[:5]:
+            progress.note(f"--llm-match kept the word matcher's answer for {failure}")
+        plan = plan_batch(paths, service, options, Referee(referee.matcher, outcome.decisions))
+    return plan, outcome
+
+
+def rubric_hints(service: GradingService) -> dict[str, RubricHints]:
+    """Tags and criterion descriptions of every rubric, read leniently and fast (libyaml when present).
+
+    These only help matching, so a rubric that does not load just gives none; grading loads and checks
+    each rubric it uses in full.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    hints = {}
+    for question in service.questions:
+        with contextlib.suppress(GraderError, OSError, yaml.YAMLError, UnicodeDecodeError):
+            data = yaml.load(service.bank.rubric_path(question.id).read_text("utf-8"), Loader=loader)  # noqa: S506
+            if isinstance(data, dict):
+                criteria, tags = data.get("criteria"), data.get("tags")
+                descriptions = [str(c.get("description", "")) for c in _list(criteria) if isinstance(c, dict)]
+                hints[question.id] = RubricHints([str(t) for t in _list(tags)], descriptions)
+    return hints
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+@dataclass
+class DryRun:
+    """What a batch would send, without sending it."""
+
+    items: int
+    done: int
+    cached: int
+    to_call: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    price: Price | None
+    model: str
+    backend: str
+    calls_model: bool
+    token_method: str
+    plan: Plan
+    llm_match_calls: int = 0
+    """Questions `--llm-match` would ask the model about (not counted in the tokens or the cost)."""
+    problems: list[str] = field(default_factory=list)
+
+
+def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
+    """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
+    service = GradingService(settings, price=options.price, dry_run=True)
+    backend, calls_model = service.profile.name, service.profile.calls_model
+    try:
+        kept = read_decisions(options.out, settings.model, _ids(service)) if options.llm_match else {}
+        referee = Referee(word_matcher(service, options), kept)
+        plan = plan_batch(paths, service, options, referee)
+        records, _ = read_results(options.out / RESULTS, repair=False) if options.resume else ([], False)
+        done = {r.get("item") for r in records}
+        report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
+                        cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
+                        backend=backend, calls_model=calls_model, token_method=service.counter.method, plan=plan,
+                        llm_match_calls=len(referee.unsure) if options.llm_match else 0)  # fmt: skip
+        for item in plan.items:
+            if item.item_id in done:
+                report.done += 1
+                continue
+            if not item.answer.strip():
+                continue
+            try:
+                staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
+            except GraderError as exc:
+                report.problems.append(f"{item.item_id}: {exc}")
+                continue
+            if staged.cached is not None:
+                report.cached += 1
+                continue
+            prompt, completion = estimate_tokens(service, staged.task)
+            report.to_call += 1
+            report.prompt_tokens += prompt
+            report.completion_tokens += completion
+        if not calls_model:
+            report.cost_usd = 0.0
+        elif report.price is not None:
+            report.cost_usd = round(report.price.cost(report.prompt_tokens, report.completion_tokens), 6)
+        return report
+    finally:
+        if service.cache is not None:
+            service.cache.close()

@@ -1,0 +1,273 @@
+"""Grading many answers: transcripts and answer tables in; results.jsonl, summary.json and reports out.
+
+1. Plan (grader/batch_plan.py): every input is read and matched before any grading call, so a file that does
+   not parse stops the batch before it spends anything. Each answer becomes a work item with a stable id
+   (`path#q07`, `path:12`). BatchOptions and dry_run live there and are re-exported here.
+2. Run: `concurrency` workers share one client. An item is prepared (screened, redacted, fitted), looked up
+   in the cache (a hit costs no call), priced against --max-cost, then judged under --timeout. A rate limit
+   or a transient failure puts the item back in the queue after its Retry-After (or a backoff), so the
+   worker takes other work meanwhile instead of sleeping on a slot; while a Retry-After runs, no worker
+   starts a new call. The SDK's own retries are off in a batch: this is the one retry layer.
+3. Each result is appended to results.jsonl as soon as it is known (write, flush, fsync), so a kill loses
+   nothing; `--resume` skips the items already there and repairs a last line cut off by the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.batch.limits import Budget, RateGate, price_for, retry_delay
+from grader.batch.plan import BatchOptions, DryRun, Progress, Silent, dry_run, plan_batch, plan_with_llm
+from grader.batch.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
+from grader.errors import ConfigError, Failure, GraderError, InputError
+from grader.grading.estimate import estimate_tokens
+from grader.grading.service import GradingService, StagedAnswer
+from grader.models import Grade
+from grader.transcripts.interview import WorkItem
+from grader.version import __version__
+from grader.vocabulary import ErrorCode
+
+__all__ = ["BatchOptions", "BatchOutcome", "DryRun", "arun_batch", "dry_run", "run_batch"]
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did."""
+
+    out: Path
+    total: int
+    done_before: int = 0
+    written: int = 0
+    graded: int = 0
+    ungraded: int = 0
+    cached: int = 0
+    judged: int = 0
+    """Items sent to the judge (model calls, unless the offline judge)."""
+    retried: int = 0
+    spent_usd: float | None = None
+    """What this run spent on model calls (earlier runs of a resumed batch not included); None if unknown."""
+    stopped: str | None = None
+    """Set to "over_budget" when --max-cost stopped the batch; the rest is left for --resume."""
+    pending: int = 0
+    repaired: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class BatchRunner:
+    """Runs a plan's items on `concurrency` workers; see the module docstring."""
+
+    def __init__(self, service: GradingService, options: BatchOptions, results: ResultsFile, progress: Progress,
+                 budget: Budget | None = None) -> None:  # fmt: skip
+        """Wire the runner; `run` does the work."""
+        self.service, self.options, self.results, self.progress, self.budget = (
+            service, options, results, progress, budget)  # fmt: skip
+        self.gate = RateGate()
+        self.outcome = BatchOutcome(out=options.out, total=0)
+        s = service.settings
+        self.hard_timeout = s.timeout * (s.reask_limit + 1) + 5.0
+        self._write_lock = asyncio.Lock()
+
+    async def run(self, items: Sequence[WorkItem]) -> None:
+        """Grade every item; returns when all are written, or the budget stopped the rest."""
+        queue: asyncio.Queue[tuple[WorkItem, int] | None] = asyncio.Queue()
+        for item in items:
+            queue.put_nowait((item, 0))
+        remaining = len(items)
+        workers = max(1, min(self.options.concurrency, remaining))
+        loop = asyncio.get_running_loop()
+
+        async def worker() -> None:
+            nonlocal remaining
+            while (entry := await queue.get()) is not None:
+                item, attempt = entry
+                delay = await self._attempt(item, attempt)
+                if delay is not None:
+                    self.outcome.retried += 1
+                    loop.call_later(delay, queue.put_nowait, (item, attempt + 1))
+                    continue
+                remaining -= 1
+                if remaining == 0:
+                    for _ in range(workers):
+                        queue.put_nowait(None)
+
+        if remaining:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+
+    async def _attempt(self, item: WorkItem, attempt: int) -> float | None:
+        """Grade one item; a delay when it should be tried again later, else None (written or dropped)."""
+        service = self.service
+        if self.outcome.stopped:
+            self.outcome.pending += 1
+            return None
+        if not item.answer.strip():
+            nothing = Failure(ErrorCode.no_answer, "the candidate gave no answer")
+            await self._write(item, service.unattempted(item.question_id, nothing), "")
+            return None
+        try:
+            staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
+        except GraderError as exc:
+            code = ErrorCode.invalid_input if isinstance(exc, InputError) else ErrorCode.bank_error  # a bad rubric
+            await self._write(item, service.unattempted(item.question_id, Failure(code, str(exc))), item.answer)
+            return None
+        if staged.cached is not None:
+            self.outcome.cached += 1
+            await self._write(item, staged.cached, staged.prepared.text)
+            return None
+        reserved = 0.0
+        if self.budget is not None:
+            estimate = self.budget.reserve(*estimate_tokens(service, staged.task))
+            if estimate is None:
+                self.outcome.stopped = "over_budget"
+                self.outcome.pending += 1
+                self.progress.note("--max-cost reached: no new calls; the rest is left for --resume")
+                return None
+            reserved = estimate
+        await self.gate.wait()
+        grade = await self._judge(staged)
+        if grade.usage.cost_usd is not None:  # retried attempts included: each one was paid for
+            self.outcome.spent_usd = round((self.outcome.spent_usd or 0.0) + grade.usage.cost_usd, 8)
+        if self.budget is not None:
+            self.budget.settle(reserved, grade)
+        failure = grade.failure
+        # A timeout is retried once at most: a hanging server must not hold a worker for long.
+        limit = 1 if failure is not None and failure.code is ErrorCode.timeout else self.options.retries
+        if failure is not None and failure.transient and attempt < min(limit, self.options.retries):
+            delay = retry_delay(failure, attempt)
+            if failure.rate_limited or failure.retry_after is not None:
+                self.gate.hold(delay)
+            return delay
+        self.outcome.judged += 1
+        await self._write(item, grade, staged.prepared.text)
+        return None
+
+    async def _judge(self, staged: StagedAnswer) -> Grade:
+        try:
+            return await asyncio.wait_for(self.service.agrade(staged), self.hard_timeout)
+        except TimeoutError:
+            limit = self.service.settings.timeout
+            message = f"no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
+            return self.service.fail(staged, Failure(ErrorCode.timeout, message, transient=True))
+
+    async def _write(self, item: WorkItem, grade: Grade, answer: str) -> None:
+        record = result_record(item, grade, answer, self.options.match_threshold)
+        async with self._write_lock:  # fsync off the event loop, one line at a time
+            await asyncio.to_thread(self.results.append, record)
+        self.outcome.written += 1
+        if grade.status == "graded":
+            self.outcome.graded += 1
+        else:
+            self.outcome.ungraded += 1
+        self.progress.advance(record)
+
+
+def _service(settings: Any, options: BatchOptions, client: Any = None, judge: Any = None) -> GradingService:
+    # The batch is the one retry layer (it can release the slot while waiting); the SDK's own retries would
+    # sleep inside the call and hold it.
+    return GradingService(settings.with_overrides(max_retries=0), client=client, judge=judge, price=options.price)
+
+
+def _budget(service: GradingService, options: BatchOptions) -> Budget | None:
+    if options.max_cost is None:
+        return None
+    if not service.profile.calls_model:
+        return None  # a judge that calls no model costs nothing
+    price = price_for(service.settings.model, options.price)
+    if price is None:
+        raise ConfigError(
+            f"--max-cost needs the price of {service.settings.model!r}, which genai-prices does not list: "
+            "pass --price-in and --price-out (USD per million tokens)"
+        )
+    return Budget(options.max_cost, price)
+
+
+async def arun_batch(
+    paths: Sequence[Path],
+    settings: Any,
+    options: BatchOptions,
+    *,
+    progress: Progress | None = None,
+    client: Any = None,
+    judge: Any = None,
+) -> BatchOutcome:
+    """Plan, grade and report a batch (see run_batch)."""
+    progress = progress or Silent()
+    check_out_dir(options.out, options.resume)
+    service = _service(settings, options, client, judge)
+    try:
+        budget = _budget(service, options)
+        if options.llm_match and not service.profile.calls_model:
+            raise ConfigError("--llm-match needs a model: set OPENAI_API_KEY or --base-url (not --backend offline)")
+        with locked(options.out):
+            matching = None
+            if options.llm_match:
+                plan, matching = await plan_with_llm(paths, service, options, progress)
+                if budget is not None and matching.usage.cost_usd:
+                    budget.spent += matching.usage.cost_usd
+            else:
+                plan = plan_batch(paths, service, options)
+            path = options.out / RESULTS
+            records, repaired = read_results(path)
+            if repaired:
+                progress.note(f"{path}: the last line was cut off (killed mid-write); removed it, will redo it")
+            done = {r.get("item") for r in records}
+            todo = [item for item in plan.items if item.item_id not in done]
+            _warm_up(service, todo)
+            progress.start(len(plan.items), len(plan.items) - len(todo))
+            results = ResultsFile(path)
+            runner = BatchRunner(service, options, results, progress, budget)
+            runner.outcome.total, runner.outcome.done_before = len(plan.items), len(plan.items) - len(todo)
+            runner.outcome.repaired = repaired
+            try:
+                await runner.run(todo)
+            finally:
+                results.close()
+                all_records, _ = read_results(path, repair=False)
+                outcome = runner.outcome
+                if budget is not None:
+                    outcome.spent_usd = budget.spent  # also counts calls whose cost was unknown, at their estimate
+                elif matching is not None and matching.usage.cost_usd:
+                    outcome.spent_usd = (outcome.spent_usd or 0.0) + matching.usage.cost_usd
+                if outcome.spent_usd is not None:
+                    outcome.spent_usd = round(outcome.spent_usd, 6)
+                run: dict[str, Any] = {
+                    "backend": service.backend,
+                    "model": service.profile.model,
+                    "grader_version": __version__,
+                    "stopped": outcome.stopped,
+                    "spent_usd": outcome.spent_usd,
+                }
+                if matching is not None:
+                    run["llm_match"] = {
+                        "calls": matching.calls,
+                        "decided": len(matching.decisions),
+                        "usage": matching.usage.model_dump(),
+                        "failures": len(matching.failures),
+                    }
+                questions = {q.id: q.question for q in service.questions}
+                outcome.summary = write_reports(options.out, all_records, plan, questions, run)
+            return outcome
+    finally:
+        await service.aclose()
+
+
+def _warm_up(service: GradingService, items: Sequence[WorkItem]) -> None:
+    """Load the token table and the rubrics before the first call, so no worker stalls the others on them."""
+    if not items:
+        return
+    service.counter.count("warm up")
+    for question_id in dict.fromkeys(item.question_id for item in items):
+        with contextlib.suppress(GraderError):  # reported per answer when it is graded
+            service.rubric(question_id)
+
+
+def run_batch(paths: Sequence[Path], settings: Any, options: BatchOptions, **kwargs: Any) -> BatchOutcome:
+    """Grade every answer in the inputs into options.out (see the module docstring)."""
+    return asyncio.run(arun_batch(paths, settings, options, **kwargs))

@@ -1,0 +1,242 @@
+"""`grader batch`: grade interview transcripts and answer tables into a results folder (see grader.batch.run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from grader.cli.options import OutputFormat, StrictOpt, grading_options
+from grader.config import Settings
+from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS  # noqa: F401  (tests read them here)
+
+if TYPE_CHECKING:
+    from grader.batch.run import BatchOutcome, DryRun
+
+DEFAULT_CONCURRENCY = 8
+
+
+class _BarProgress:
+    """A rich progress bar on stderr: answers done of the batch, graded and ungraded counts."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.graded = self.ungraded = 0
+        self._progress: Any = None
+        self._task: Any = None
+
+    def start(self, total: int, done: int) -> None:
+        if done:
+            typer.echo(f"grader: resuming: {done} of {total} answers already in the results", err=True)
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task("grading", total=total, completed=done)
+        self._progress.start()
+
+    def advance(self, record: dict[str, Any]) -> None:
+        if record.get("status") == "graded":
+            self.graded += 1
+        else:
+            self.ungraded += 1
+        if self._progress is not None:
+            description = f"graded {self.graded}" + (f", ungraded {self.ungraded}" if self.ungraded else "")
+            self._progress.update(self._task, advance=1, description=description)
+
+    def note(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(f"grader: {message}", markup=False, highlight=False)
+        else:
+            typer.echo(f"grader: {message}", err=True)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def batch(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Transcripts (.vtt .srt .txt .md .json), answer tables (.jsonl .csv), folders.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl, summary.json and the reports.")],
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=512, help="Answers graded at once.")
+    ] = DEFAULT_CONCURRENCY,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a run in --out: grade only what is not there yet.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; call no model, write nothing.")
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0.0, help="Stop before spending more than this many USD.", show_default=False),
+    ] = None,
+    price_in: Annotated[
+        float | None,
+        typer.Option(
+            "--price-in", min=0.0, help="USD per million input tokens (for unlisted models).", show_default=False
+        ),
+    ] = None,
+    price_out: Annotated[
+        float | None,
+        typer.Option("--price-out", min=0.0, help="USD per million output tokens.", show_default=False),
+    ] = None,
+    interviewer: Annotated[
+        list[str] | None,
+        typer.Option("--interviewer", help="Speaker who interviews (repeatable); else recognised.", show_default=False),
+    ] = None,
+    match_threshold: Annotated[
+        float,
+        typer.Option("--match-threshold", min=0.0, max=1.0, help="Match score under which a question is unmatched."),
+    ] = DEFAULT_MATCH_THRESHOLD,
+    llm_match: Annotated[
+        bool,
+        typer.Option(
+            "--llm-match",
+            help="Let the model settle the questions the word matcher is unsure of (a short call each; "
+            "decisions kept in --out/matches.json).",
+        ),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
+    ] = OutputFormat.text,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    strict: StrictOpt = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Grade every answer in interview transcripts and answer tables; write results and reports to --out."""
+    from grader.batch.run import BatchOptions, run_batch
+    from grader.batch.run import dry_run as plan_dry_run
+    from grader.errors import BudgetExceeded
+    from grader.pricing import Price
+
+    if (price_in is None) != (price_out is None):
+        raise typer.BadParameter("give both --price-in and --price-out", param_hint="--price-in/--price-out")
+    options = BatchOptions(
+        out=out,
+        concurrency=concurrency,
+        resume=resume,
+        max_cost=max_cost,
+        price=Price(price_in, price_out) if price_in is not None and price_out is not None else None,
+        interviewers=tuple(interviewer or ()),
+        match_threshold=match_threshold,
+        llm_match=llm_match,
+    )
+    if dry_run:
+        report = plan_dry_run(paths, settings, options)
+        _print_dry_run(report, output_format)
+        return
+    progress = _BarProgress(enabled=not no_progress)
+    try:
+        outcome = run_batch(paths, settings, options, progress=progress)
+    finally:
+        progress.stop()
+    _print_outcome(outcome, output_format)
+    if outcome.stopped == "over_budget":
+        raise BudgetExceeded(
+            f"stopped before exceeding --max-cost ${max_cost:g} (spent ${outcome.spent_usd or 0:.4f}); "
+            f"{outcome.summary.get('pending', 0)} answers left: raise --max-cost and run again with --resume"
+        )
+    if strict and outcome.summary.get("ungraded", 0):
+        typer.echo(f"grader: {outcome.summary['ungraded']} answers ungraded (--strict)", err=True)
+        raise typer.Exit(code=1)
+
+
+def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
+    summary = outcome.summary
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    interviews = len(summary["transcripts"])
+    line = f"Graded {summary['graded']} of {summary['answers']} answers"
+    line += f" ({summary['ungraded']} ungraded)" if summary["ungraded"] else ""
+    line += f" from {interviews} interview{'s' if interviews != 1 else ''}"
+    if summary["mean_pct"] is not None:
+        line += f"; mean score {summary['mean_pct']}%"
+    typer.echo(line + ".")
+    typer.echo(
+        f"This run: {outcome.written} written, {outcome.cached} from the cache, {outcome.judged} sent to the judge"
+        + (f", cost ${outcome.spent_usd:.4f}" if outcome.spent_usd else "")
+        + "."
+    )
+    if summary["unmatched"]:
+        typer.echo(f"{summary['unmatched']} question(s) matched no bank question (listed in the report).")
+    matching = summary.get("llm_match")
+    if matching:
+        typer.echo(
+            f"--llm-match: {matching['calls']} call(s) this run, {matching['decided']} question(s) decided by the model"
+            + (f", {matching['failures']} left to the word matcher" if matching["failures"] else "")
+            + "."
+        )
+    if summary["needs_review"]:
+        typer.echo(f"Needs human review: {len(summary['needs_review'])} answer(s).")
+    warning = summary["verbosity_bias"].get("warning")
+    if warning:
+        typer.echo(f"Warning: {warning}.")
+    out = outcome.out
+    typer.echo(f"Results: {out / 'results.jsonl'}  Summary: {out / 'summary.json'}  Report: {out / 'report.html'}")
+
+
+def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
+    unmatched = sum(len(s.unmatched) for s in report.plan.sources)
+    data = {
+        "answers": report.items,
+        "interviews": len(report.plan.sources),
+        "unmatched": unmatched,
+        "already_done": report.done,
+        "cached": report.cached,
+        "to_grade": report.to_call,
+        "prompt_tokens": report.prompt_tokens,
+        "completion_tokens_estimate": report.completion_tokens,
+        "token_method": report.token_method,
+        "model": report.model,
+        "backend": report.backend,
+        "cost_usd_estimate": report.cost_usd,
+        "price_per_mtok": None if report.price is None else [report.price.input_per_mtok, report.price.output_per_mtok],
+        "llm_match_calls": report.llm_match_calls,
+        "problems": report.problems,
+    }
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo("Dry run: no model call, nothing written.")
+    typer.echo(
+        f"  answers           {report.items} from {len(report.plan.sources)} interview(s); {unmatched} unmatched"
+    )
+    typer.echo(f"  to grade          {report.to_call} (already in --out: {report.done}; in the cache: {report.cached})")
+    typer.echo(f"  prompt tokens     {report.prompt_tokens:,} ({report.token_method})")
+    typer.echo(f"  completion tokens ~{report.completion_tokens:,} (estimated)")
+    if not report.calls_model:
+        typer.echo("  cost              $0 (the offline grader calls no model)")
+    elif report.cost_usd is None:
+        typer.echo(f"  cost              unknown: {report.model} has no listed price; pass --price-in and --price-out")
+    else:
+        assert report.price is not None
+        typer.echo(
+            f"  cost              ~${report.cost_usd:.4f} for {report.model} "
+            f"(${report.price.input_per_mtok:g} in / ${report.price.output_per_mtok:g} out per million tokens)"
+        )
+    if report.llm_match_calls:
+        calls = report.llm_match_calls
+        typer.echo(f"  --llm-match       {calls} unsure question(s) would go to the model (not costed)")
+    for problem in report.problems:
+        typer.echo(f"  problem: {problem}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `grader batch` to the app."""
+    app.command("batch")(grading_options()(batch))

@@ -1,0 +1,1 @@
+"""Pure text tools: similarity, screening, redaction, token counts, reading text files."""
