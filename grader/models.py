@@ -172,6 +172,9 @@ class Provenance(BaseModel):
     seed: int | None = None
     samples: int = 1
     level_mode: str = "argmax"
+    method: str | None = None
+    """What kind of decision the levels are: "model_judgement" (an LLM read the answer) or "key_point_estimate"
+    (the offline grader matched the rubric's key points; no model read it)."""
     graded_at: str
     cached: bool = False
 

@@ -28,6 +28,10 @@ COPIED_FROM_RUBRIC = "copied_from_rubric"
 NON_ENGLISH_SUSPECTED = "non_english_suspected"
 KEYWORD_LIST = "keyword_list"
 WEAK_MATCH = "weak_match"
+MODEL_JUDGEMENT = "model_judgement"
+KEY_POINT_ESTIMATE = "key_point_estimate"
+"""What kind of decision a grade's levels are (provenance.method): a model read the answer, or the offline
+grader matched the rubric's key points."""
 FLAGS = (
     PROMPT_INJECTION_SUSPECTED,
     HIDDEN_CHARACTERS,

@@ -195,8 +195,8 @@ def build_settings(**options: Any) -> Settings:
     settings = settings_from_env().with_overrides(**values)
     if settings.offline_fallback:
         typer.echo(
-            "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): "
-            "grading with the built-in offline grader.",
+            "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): grading with the "
+            "built-in offline grader, whose score is a key-point estimate, not a model's reading of the answer.",
             err=True,
         )
     return settings

@@ -12,7 +12,7 @@ import textwrap
 from grader.grading.audience import candidate_view, is_candidate_view
 from grader.models import CriterionResult, Grade, Question
 from grader.scoring import agreement_threshold, expected_level
-from grader.vocabulary import LOW_AGREEMENT
+from grader.vocabulary import KEY_POINT_ESTIMATE, LOW_AGREEMENT
 
 WIDTH = 88
 
@@ -170,9 +170,12 @@ def _judged_line(grade: Grade) -> str | None:
     if prov.samples > 1:
         temperature = f" at temperature {prov.temperature:g}" if prov.temperature is not None else ""
         parts.append(f"{prov.samples} samples{temperature}, median level per criterion")
-    if prov.level_mode == "offline":
-        # The header already says "(offline)"; say what that grader does, once.
-        return "Judged by the offline grader: rubric key points matched word by word, no model (docs/offline-grader.md)"
+    if prov.method == KEY_POINT_ESTIMATE:
+        # The header already says "(offline)"; say what that grader does, once, and what its score is worth.
+        return (
+            "Key-point estimate by the offline grader: each level comes from the rubric's key points that single "
+            "sentences of the answer state; no model read it (docs/offline-grader.md)"
+        )
     if prov.level_mode != "argmax":
         parts.append(f"levels: {prov.level_mode}")
     return "Judged: " + "; ".join(parts) if parts else None

@@ -275,6 +275,7 @@ class GradingService:
             seed=self.profile.seed,
             samples=self.profile.samples,
             level_mode=judgement.level_mode,
+            method=self.profile.method,
             graded_at=_now(),
         )
         common: dict[str, Any] = {

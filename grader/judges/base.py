@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from grader.errors import Failure
 from grader.models import GradedExample, Question, Rubric, Usage, Verdict
+from grader.vocabulary import MODEL_JUDGEMENT
 
 __all__ = ["GradedExample", "GradingTask", "Judge", "JudgeProfile", "Judgement", "public_url"]
 
@@ -62,6 +63,8 @@ class JudgeProfile:
     """Whether the bank's prompt templates shape its decisions (their hash goes into provenance and the key)."""
     fingerprint: str | None = None
     """Its own constants, for the cache key: grades made with other constants are not served as its own."""
+    method: str = MODEL_JUDGEMENT
+    """What kind of decision its levels are, for provenance: "model_judgement" or "key_point_estimate"."""
 
 
 def public_url(url: str | None) -> str | None:

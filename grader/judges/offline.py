@@ -53,6 +53,7 @@ from grader.judges.statements import (
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict
 from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
+from grader.vocabulary import KEY_POINT_ESTIMATE
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,9 @@ class OfflineJudge:
         self.params = params or OfflineParams()
         self.fingerprint = repr(self.params)
         """Goes into cache keys: grades made with other constants are not served as this judge's."""
-        self.profile = JudgeProfile(self.name, calls_model=False, fingerprint=self.fingerprint)  # no model, no prompts
+        self.profile = JudgeProfile(
+            self.name, calls_model=False, fingerprint=self.fingerprint, method=KEY_POINT_ESTIMATE
+        )  # no model, no prompts
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
 
     async def judge(self, task: GradingTask) -> Judgement:
