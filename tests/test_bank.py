@@ -186,3 +186,44 @@ def test_symlinked_rubric_outside_the_bank_is_refused(bank_copy: Path, tmp_path:
 def test_bank_without_questions_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BankError, match="no questions.yaml"):
         Bank.open(tmp_path)
+
+
+def lint_cli(bank: Path, *paths: Path) -> list[str]:
+    result = CliRunner().invoke(app, ["rubric", "lint", "--bank", str(bank), "--allow-missing", *map(str, paths)])
+    return [line for line in result.stdout.splitlines() if ": error: " in line]
+
+
+def test_lint_fails_a_misconception_its_own_reference_states(bank_copy: Path) -> None:
+    """A misconception worded so broadly that the rubric's own correct text states it would dock right answers."""
+    path = bank_copy / "rubrics" / "q05.yaml"
+    edit(path, "  - GANs are trained by maximising the likelihood of the data.",
+         "  - The reparameterisation trick makes sampling differentiable; (worded too broadly on purpose).")  # fmt: skip
+    errors = lint_cli(bank_copy, path)
+    assert any("states the rubric's own misconception or red flag" in e and "reparameterisation trick" in e
+               for e in errors), errors  # fmt: skip
+    assert any(f"{path}:{line_of(path, 'reference_answer: |')}:" in e for e in errors), errors
+
+
+def test_lint_fails_an_exemplar_above_level_0_that_states_a_level_0_claim(bank_copy: Path) -> None:
+    path = bank_copy / "rubrics" / "q05.yaml"
+    rubric = yaml.safe_load(path.read_text())
+    wrong = rubric["exemplars"][2]  # the fluent wrong answer: "KL divergence, which is symmetric"
+    rubric["criteria"][0]["levels"][0] = "Absent or wrong (e.g. the KL divergence is symmetric)."
+    wrong["levels"]["vae_mechanism"] = 1
+    wrong["expected_score"] = round(wrong["expected_score"] + 1.0, 2)  # vae_mechanism: 3 points over 3 levels
+    path.write_text(yaml.safe_dump(rubric, sort_keys=False))
+    errors = lint_cli(bank_copy, path)
+    assert any("exemplars[2]" in e or "states the level-0 example of vae_mechanism" in e for e in errors), errors
+    wrong["levels"]["vae_mechanism"] = 0
+    wrong["expected_score"] = round(wrong["expected_score"] - 1.0, 2)
+    path.write_text(yaml.safe_dump(rubric, sort_keys=False))
+    assert not any("level-0 example" in e for e in lint_cli(bank_copy, path))
+
+
+def test_the_shipped_bank_does_not_contradict_itself(repo: Path) -> None:
+    from grader.judges.rubric_check import self_contradictions
+
+    bank = Bank.open(repo)
+    for question in load_questions(bank):
+        rubric = load_rubric(bank, question.id).rubric
+        assert self_contradictions(rubric, question.question) == [], question.id

@@ -180,6 +180,78 @@ def test_a_sentence_stating_a_misconception_earns_no_credit(q05: tuple[Question,
     assert score(q05, GOOD + "\n" + wrong) <= score(q05, GOOD) - 1  # each stated claim costs 0.1 of the maximum
 
 
+NEGATED = """\
+A VAE is not an autoencoder, and its encoder does not output a distribution over the latent space. You never
+sample z with the reparameterization trick, and gradients cannot flow through the sampling step. The loss is
+not the ELBO: it has no reconstruction term and no KL divergence to a standard normal prior.
+
+A GAN does not map random noise to a sample with a generator, and the discriminator never tells real samples
+from generated ones; they are not trained against each other in a minimax game.
+
+It is a myth that GAN images are sharper or that VAE samples are blurry. VAEs are no more stable to train than
+GANs, and GANs never suffer from mode collapse.
+"""
+FILLER = """\
+Generative AI is transforming every industry, and in my experience the most important thing is a robust,
+scalable pipeline with high-quality data. Stakeholders need clear metrics, monitoring and governance from day
+one. State-of-the-art deep learning models are powerful, but best practices matter: version everything,
+automate evaluation, and keep humans in the loop. Teams that invest in infrastructure, data quality and
+responsible AI principles see better outcomes. Ultimately it is about aligning the technology with business
+value, iterating quickly, and building trust with users through transparency and continuous improvement.
+"""
+WEAK = "A VAE has an encoder and a decoder and is trained on a reconstruction loss plus a KL term. GANs use a generator and a discriminator."
+
+
+def test_every_key_claim_negated_scores_far_below_the_answer(q05: tuple[Question, Rubric]) -> None:
+    assert score(q05, NEGATED) <= 0.6 * score(q05, GOOD)
+    assert judge_answer(q05, NEGATED).feedback.misconceptions  # denied key points are errors, quoted
+
+
+def test_one_serious_error_costs_its_criterion(q05: tuple[Question, Rubric]) -> None:
+    wrong = GOOD + "\nSince the KL divergence is symmetric, the order of q and p does not matter."
+    verdict = judge_answer(q05, wrong)
+    assert verdict.criteria["vae_mechanism"].level == 0
+    assert score(q05, wrong) <= 0.8 * score(q05, GOOD)
+
+
+def test_padding_and_filler_do_not_pay(q05: tuple[Question, Rubric]) -> None:
+    assert score(q05, WEAK + "\n" + FILLER * 2) <= score(q05, WEAK)
+    assert score(q05, FILLER * 2) <= 1.5
+
+
+@pytest.mark.parametrize(
+    "salad",
+    [
+        pytest.param("encoder, decoder, latent space, q(z|x), ELBO, KL divergence, reparameterization trick, "
+                     "generator, discriminator, minimax, mode collapse, blurry samples, posterior collapse, VQGAN, "
+                     "latent diffusion, Stable Diffusion, anomaly detection", id="one_line"),
+        pytest.param("encoder decoder latent distribution\nELBO KL divergence prior\nreparameterization trick "
+                     "gradients sampling\ngenerator discriminator minimax game\nmode collapse blurry samples\n"
+                     "posterior collapse VQGAN hybrids", id="four_word_lines"),
+    ],
+)  # fmt: skip
+def test_keyword_lists_earn_nothing_and_are_flagged(q05: tuple[Question, Rubric], salad: str) -> None:
+    question, rubric = q05
+    judgement = asyncio.run(OfflineJudge().judge(GradingTask(question, rubric, salad)))
+    assert judgement.flags == ["keyword_list"]
+    assert score(q05, salad) == 0.0
+
+
+def test_pasted_rubric_text_is_flagged_through_fillers(q05: tuple[Question, Rubric]) -> None:
+    question, rubric = q05
+    words = rubric.reference_answer.split()
+    disfluent = " ".join(w + (" um, like," if i % 3 == 2 else "") for i, w in enumerate(words))
+    descriptors = " ".join([c.levels[-1] for c in rubric.criteria] + [c.levels[1] for c in rubric.criteria])
+    for pasted in (disfluent, descriptors):
+        assert "copied_from_rubric" in asyncio.run(OfflineJudge().judge(GradingTask(question, rubric, pasted))).flags
+    assert "copied_from_rubric" not in asyncio.run(OfflineJudge().judge(GradingTask(question, rubric, GOOD))).flags
+
+
+def test_a_strong_answer_to_another_question_earns_little(q05: tuple[Question, Rubric]) -> None:
+    other = load_rubric(Bank.open(REPO), "q19").rubric
+    assert score(q05, other.exemplars[0].answer) <= 2.0
+
+
 def test_graded_examples_pull_the_score(q05: tuple[Question, Rubric]) -> None:
     answer = (
         "A VAE is an autoencoder whose middle is a probability distribution, trained on reconstruction plus a KL "

@@ -125,6 +125,7 @@ FUNCTION_WORDS = STOP_WORDS | frozenset(
     """.split()
 )
 FRAGMENT_FUNCTION_SHARE = 0.12
+_MATH = frozenset("mu sigma epsilon theta phi grad alpha beta gamma lambda log exp softmax argmax kl".split())
 """Below this share of function words, a run of three or more words is a list of terms, not a sentence."""
 
 
@@ -135,7 +136,8 @@ def analyse(text: str) -> list[Sentence]:
         tagged = negated_tokens(span.text)
         plain = frozenset(t for t, n in tagged if not n)
         negated = frozenset(t for t, n in tagged if n)
-        words = raw_words(span.text)
+        # Symbols of a formula ("z = mu + sigma * epsilon") are neither terms nor structure: they do not count.
+        words = [w for w in raw_words(span.text) if len(w) > 1 and not w.isdigit() and w not in _MATH]
         function = sum(w in FUNCTION_WORDS for w in words)
         fragment = len(words) >= 3 and function < FRAGMENT_FUNCTION_SHARE * len(words)
         grams = frozenset(letter_grams(plain | negated))

@@ -137,9 +137,11 @@ _NEGATING_NEAR = re.compile(
 )
 _NEAR = "nearnot"
 NEAR_SCOPE = 2
-# A verb ends such a phrase's reach: in "VAEs rather than GANs are stable", "stable" is not negated.
+# A verb or a new subject ends such a phrase's reach: in "VAEs rather than GANs are stable", "stable" is not
+# negated, nor is "KL" in "instead of the discriminator it uses a KL divergence".
 _AUXILIARIES = frozenset(
-    "is are was were be been has have had does do did can could will would should may might must".split()
+    "is are was were be been has have had does do did can could will would should may might must "
+    "it they we you i he she".split()
 )
 
 
@@ -148,9 +150,24 @@ _CLAUSE_SPLIT = re.compile(
 )
 
 
+_RELATIVE = re.compile(r"^\s*(?:which|who|whose|that)\b", re.I)
+
+
 def clause_texts(sentence: str) -> list[str]:
-    """A sentence cut at commas and clause-opening conjunctions (each part keeps its conjunction)."""
-    return [part for part in _CLAUSE_SPLIT.split(sentence) if part and _WORD.search(part)]
+    """A sentence cut at commas and clause-opening conjunctions (each part keeps its conjunction).
+
+    A relative clause stays with the noun it describes: in "a KL divergence, which is symmetric", the
+    divergence is what is symmetric.
+    """
+    parts: list[str] = []
+    for part in _CLAUSE_SPLIT.split(sentence):
+        if not part or not _WORD.search(part):
+            continue
+        if parts and _RELATIVE.match(part):
+            parts[-1] += ", " + part.strip()
+        else:
+            parts.append(part)
+    return parts
 
 
 def raw_words(text: str) -> list[str]:
