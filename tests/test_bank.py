@@ -196,8 +196,8 @@ def lint_cli(bank: Path, *paths: Path) -> list[str]:
 def test_lint_fails_a_misconception_its_own_reference_states(bank_copy: Path) -> None:
     """A misconception worded so broadly that the rubric's own correct text states it would dock right answers."""
     path = bank_copy / "rubrics" / "q05.yaml"
-    edit(path, "  - GANs are trained by maximising the likelihood of the data.",
-         "  - The reparameterisation trick makes sampling differentiable; (worded too broadly on purpose).")  # fmt: skip
+    broad = "  - The reparameterisation trick makes sampling differentiable; (worded too broadly on purpose)."
+    edit(path, "  - GANs are trained by maximising the likelihood of the data.", broad)
     errors = lint_cli(bank_copy, path)
     assert any("states the rubric's own misconception or red flag" in e and "reparameterisation trick" in e
                for e in errors), errors  # fmt: skip

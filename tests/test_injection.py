@@ -168,7 +168,8 @@ BENIGN = [
     pytest.param("The discriminator gives a score between 0 and 1 for each sample.", id="discriminator_score"),
     # Answers about evaluation and grading talk about markers too; they do not address this one.
     pytest.param(
-        "An LLM-as-judge setup asks an evaluator model to grade each answer; the rubric says what a full answer covers.",
+        "An LLM-as-judge setup asks an evaluator model to grade each answer; "
+        "the rubric says what a full answer covers.",
         id="llm_as_judge",
     ),  # fmt: skip
     pytest.param("If the model is reading long documents, attention cost grows quadratically.", id="model_reading"),

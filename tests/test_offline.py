@@ -199,7 +199,10 @@ automate evaluation, and keep humans in the loop. Teams that invest in infrastru
 responsible AI principles see better outcomes. Ultimately it is about aligning the technology with business
 value, iterating quickly, and building trust with users through transparency and continuous improvement.
 """
-WEAK = "A VAE has an encoder and a decoder and is trained on a reconstruction loss plus a KL term. GANs use a generator and a discriminator."
+WEAK = (
+    "A VAE has an encoder and a decoder and is trained on a reconstruction loss plus a KL term. "
+    "GANs use a generator and a discriminator."
+)
 
 
 def test_every_key_claim_negated_scores_far_below_the_answer(q05: tuple[Question, Rubric]) -> None:
