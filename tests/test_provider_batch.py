@@ -292,3 +292,12 @@ def test_export_then_import_gives_what_the_live_path_gives(server: FakeOpenAISer
     same = sorted(json.dumps(r, sort_keys=True) for r in server.requests)
     assert same == sorted(json.dumps(line["body"], sort_keys=True) for line in lines), "exactly the live bodies"
     assert graded_view(results(tmp_path / "imp")) == graded_view(results(tmp_path / "live"))
+
+
+def test_samples_ride_in_one_batch_line_with_n(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_provider_batch([answers(tmp_path, 5)], llm(server, samples=3), BatchOptions(out=out), FAST)
+    lines = [json.loads(line) for line in (out / "batch_requests.jsonl").read_text().splitlines()]
+    assert all(line["body"]["n"] == 3 for line in lines) and server.requests == []
+    records = results(out)
+    assert len(records) == 5 and all(r["status"] == "graded" and r["provenance"]["samples"] == 3 for r in records)
