@@ -301,3 +301,28 @@ def test_samples_ride_in_one_batch_line_with_n(server: FakeOpenAIServer, tmp_pat
     assert all(line["body"]["n"] == 3 for line in lines) and server.requests == []
     records = results(out)
     assert len(records) == 5 and all(r["status"] == "graded" and r["provenance"]["samples"] == 3 for r in records)
+
+
+def test_killed_while_writing_the_results_then_resume_grades_the_rest_once(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+
+    class DiesAfterFive:
+        written = 0
+
+        def start(self, total: int, done: int) -> None: ...
+        def note(self, message: str) -> None: ...
+        def advance(self, record: dict[str, Any]) -> None:
+            self.written += 1
+            if self.written == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_provider_batch([answers(tmp_path, 20)], llm(server), BatchOptions(out=out), FAST, progress=DiesAfterFive())
+    assert 5 <= len(results(out)) < 20
+    assert json.loads((out / STATE).read_text())["batches"][0]["collected"] is False
+    again = run_provider_batch([answers(tmp_path, 20)], llm(server), BatchOptions(out=out, resume=True), FAST)
+    records = results(out)
+    assert len(records) == len({r["item"] for r in records}) == 20 and server.batch_api.created == 1
+    assert again.created == [] and again.collected == ["batch_0001"]
