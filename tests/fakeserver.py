@@ -331,6 +331,8 @@ class FakeOpenAIServer:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.batch_api = FakeBatchAPI(self)
+        """/v1/files and /v1/batches (see FakeBatchAPI): its settings are attributes of that object."""
 
     @property
     def url(self) -> str:
@@ -363,9 +365,19 @@ class FakeOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                code, payload = fake.batch_api.get(self.path)
+                if isinstance(payload, bytes):
+                    self._send_bytes(code, payload, "application/octet-stream")
+                else:
+                    self._send(code, payload)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
+                if "/files" in self.path or "/batches" in self.path:
+                    self._send(*fake.batch_api.post(self.path, raw, self.headers.get("content-type", "")))
+                    return
                 try:
                     body = json.loads(raw)
                 except ValueError:
@@ -472,6 +484,169 @@ class FakeOpenAIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeBatchAPI:
+    """The OpenAI Files and Batches APIs, enough for the Batch API path of the grader.
+
+    POST /v1/files (multipart, purpose=batch), GET /v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id},
+    POST /v1/batches/{id}/cancel. A batch runs for `seconds` (its request_counts grow meanwhile), then:
+
+    - `end="completed"`: every line answered; a `fail_rate` share of them (spread evenly, deterministic) fails
+      with a 500 in the error file, the rest get `reply(body)` (default: a synthesised valid verdict).
+    - `end="expired"`: the first `done_share` of the lines answered, the rest in the error file as batch_expired.
+    - `end="failed"`: no output, `errors.data` gives the reason (`failure`).
+    - cancel: status cancelling, then cancelled with the lines done so far.
+
+    `created` counts the batches created; `lines` the request lines received.
+    """
+
+    def __init__(self, server: FakeOpenAIServer) -> None:
+        self.server = server
+        self.seconds = 0.5
+        self.fail_rate = 0.0
+        self.end = "completed"
+        self.done_share = 0.5
+        self.failure = "Enqueued token limit reached for gpt-4.1-mini in organization org-fake."
+        self.reply: Callable[[dict[str, Any]], Any] | None = None
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.created = 0
+        self.lines = 0
+        self._lock = threading.Lock()
+
+    # --- routes ---
+
+    def post(self, path: str, raw: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+        parts = path.split("?")[0].rstrip("/").split("/")
+        if parts[-1] == "files":
+            return self._upload(raw, content_type)
+        if parts[-1] == "batches":
+            return self._create(json.loads(raw or b"{}"))
+        if parts[-1] == "cancel" and parts[-3] == "batches":
+            return self._cancel(parts[-2])
+        return 404, {"error": {"message": f"no route {path}"}}
+
+    def get(self, path: str) -> tuple[int, Any]:
+        parts = path.split("?")[0].rstrip("/").split("/")
+        if parts[-1] == "content" and parts[-3] == "files":
+            data = self.files.get(parts[-2])
+            return (200, data) if data is not None else (404, {"error": {"message": "no such file"}})
+        if parts[-2] == "batches":
+            with self._lock:
+                batch = self.batches.get(parts[-1])
+                if batch is None:
+                    return 404, {"error": {"message": f"No batch found with id '{parts[-1]}'."}}
+                self._advance(batch)
+                return 200, self._public(batch)
+        return 404, {"error": {"message": f"no route {path}"}}
+
+    # --- the work ---
+
+    def _upload(self, raw: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(b"content-type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+        if "file" not in fields or fields.get("purpose") is None:
+            return 400, {"error": {"message": "file and purpose are required"}}
+        data = fields["file"].get_payload(decode=True) or b""
+        with self._lock:
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = data
+        return 200, {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                     "filename": fields["file"].get_filename(), "purpose": "batch", "status": "processed"}  # fmt: skip
+
+    def _create(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        data = self.files.get(params.get("input_file_id", ""))
+        if data is None:
+            return 400, {"error": {"message": "input_file_id not found"}}
+        lines = [json.loads(line) for line in data.splitlines() if line.strip()]
+        with self._lock:
+            self.created += 1
+            self.lines += len(lines)
+            batch_id = f"batch_{self.created:04d}"
+            self.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": params.get("endpoint"), "errors": None,
+                "input_file_id": params["input_file_id"], "completion_window": params.get("completion_window"),
+                "status": "validating", "output_file_id": None, "error_file_id": None,
+                "created_at": int(time.time()), "metadata": params.get("metadata"),
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                "_lines": lines, "_start": time.monotonic(), "_cancel": False,
+            }  # fmt: skip
+            return 200, self._public(self.batches[batch_id])
+
+    def _cancel(self, batch_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is None:
+                return 404, {"error": {"message": "no such batch"}}
+            if batch["status"] not in ("completed", "failed", "expired", "cancelled"):
+                batch["_cancel"], batch["status"] = True, "cancelling"
+            return 200, self._public(batch)
+
+    def _advance(self, batch: dict[str, Any]) -> None:
+        if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+            return
+        total = len(batch["_lines"])
+        share = min(1.0, (time.monotonic() - batch["_start"]) / self.seconds) if self.seconds else 1.0
+        if batch["_cancel"]:
+            self._finalise(batch, "cancelled", int(total * share))
+        elif share >= 1.0:
+            if self.end == "failed":
+                batch["status"], batch["failed_at"] = "failed", int(time.time())
+                batch["errors"] = {"object": "list", "data": [{"code": "token_limit_exceeded", "message": self.failure,
+                                                               "param": None, "line": None}]}  # fmt: skip
+            else:
+                done = int(total * self.done_share) if self.end == "expired" else total
+                self._finalise(batch, self.end, done)
+        else:
+            batch["status"] = "in_progress"
+            batch["request_counts"]["completed"] = int(total * share)
+
+    def _finalise(self, batch: dict[str, Any], status: str, done: int) -> None:
+        output, errors = [], []
+        lines = batch["_lines"]
+        for index, line in enumerate(lines):
+            custom_id = line["custom_id"]
+            if index >= done:
+                if status == "expired":
+                    error = {"code": "batch_expired", "message": "This request could not be executed before the "
+                             "completion window expired."}  # fmt: skip
+                    errors.append(
+                        {"id": f"batch_req_{index}", "custom_id": custom_id, "response": None, "error": error}
+                    )
+                continue
+            if int(index * self.fail_rate) != int((index + 1) * self.fail_rate):
+                body = {
+                    "error": {"message": "The server had an error processing your request.", "type": "server_error"}
+                }
+                response = {"status_code": 500, "request_id": f"req_{index}", "body": body}
+                errors.append({"id": f"batch_req_{index}", "custom_id": custom_id, "error": None, "response": response})
+                continue
+            request = line["body"]
+            item = self.reply(request) if self.reply is not None else None
+            if item is None:
+                item = Reply(synthesise_verdict(request, self.server.policy))
+            elif isinstance(item, dict):
+                item = Reply(item)
+            payload = completion_body(item, request.get("model", "fake-model"), int(request.get("n") or 1))
+            response = {"status_code": 200, "request_id": f"req_{index}", "body": payload}
+            output.append({"id": f"batch_req_{index}", "custom_id": custom_id, "error": None, "response": response})
+        for key, rows in (("output_file_id", output), ("error_file_id", errors)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = "".join(json.dumps(row) + "\n" for row in rows).encode()
+                batch[key] = file_id
+        batch["status"] = status
+        batch[f"{status}_at"] = int(time.time())
+        failed = sum(1 for row in errors if row["response"] is not None)
+        batch["request_counts"] = {"total": len(lines), "completed": len(output), "failed": failed}
+
+    @staticmethod
+    def _public(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
 
 
 if __name__ == "__main__":  # a manual server: python tests/fakeserver.py [latency]

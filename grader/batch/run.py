@@ -156,6 +156,10 @@ class BatchRunner:
             message = f"no verdict within {self.hard_timeout:g} s (--timeout {limit:g} per request)"
             return self.service.fail(staged, Failure(ErrorCode.timeout, message, transient=True))
 
+    async def write(self, item: WorkItem, grade: Grade, answer: str) -> None:
+        """Append one result graded outside `run` (the provider Batch API path, grader/batch/provider.py)."""
+        await self._write(item, grade, answer)
+
     async def _write(self, item: WorkItem, grade: Grade, answer: str) -> None:
         record = result_record(item, grade, answer, self.options.match_threshold)
         async with self._write_lock:  # fsync off the event loop, one line at a time

@@ -115,6 +115,37 @@ def batch(
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
     strict: StrictOpt = False,
+    provider_batch: Annotated[
+        bool,
+        typer.Option(
+            "--provider-batch",
+            help="Send the gradings through the server's Batch API (/v1/files + /v1/batches; half price on OpenAI "
+            "and Azure, results within 24 h); --resume collects a batch this --out created.",
+        ),
+    ] = False,
+    export_requests: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-requests",
+            help="Write the Batch API request file (one line per answer) and stop.",
+            show_default=False,
+            dir_okay=False,
+        ),  # fmt: skip
+    ] = None,
+    import_results: Annotated[
+        Path | None,
+        typer.Option(
+            "--import-results",
+            help="Grade from a Batch API output file (vllm run-batch, or any "
+            "compatible engine) made from --export-requests for the same inputs.",
+            show_default=False,
+            exists=True,
+            dir_okay=False,
+        ),  # fmt: skip
+    ] = None,
+    batch_poll: Annotated[
+        float, typer.Option("--batch-poll", min=0.01, help="Seconds between polls of a provider batch.")
+    ] = 30.0,
     *,
     settings: Settings,
 ) -> None:
@@ -136,6 +167,11 @@ def batch(
         match_threshold=match_threshold,
         llm_match=llm_match,
     )
+    if provider_batch or export_requests is not None or import_results is not None:
+        _provider_command(paths, settings, options, dry_run=dry_run, export_to=export_requests,
+                          import_from=import_results, poll=batch_poll, output_format=output_format,
+                          no_progress=no_progress, strict=strict)  # fmt: skip
+        return
     if dry_run:
         report = plan_dry_run(paths, settings, options)
         _print_dry_run(report, output_format)
@@ -235,6 +271,68 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
         typer.echo(f"  --llm-match       {calls} unsure question(s) would go to the model (not costed)")
     for problem in report.problems:
         typer.echo(f"  problem: {problem}")
+
+
+# --- the provider Batch API path (grader/batch/provider.py) ---------------------------------------------------
+
+
+def _provider_command(paths: list[Path], settings: Settings, options: Any, *, dry_run: bool, export_to: Path | None,
+                      import_from: Path | None, poll: float, output_format: OutputFormat, no_progress: bool,
+                      strict: bool) -> None:  # fmt: skip
+    """--provider-batch, --export-requests and --import-results."""
+    from grader.batch import provider
+    from grader.batch.provider_files import STATE, batch_price
+    from grader.batch.run import dry_run as plan_dry_run
+
+    if export_to is not None and import_from is not None:
+        raise typer.BadParameter("give one of --export-requests and --import-results", param_hint="--export-requests")
+    if dry_run:
+        report = plan_dry_run(paths, settings, options)
+        rate = batch_price(settings.model, options.price)
+        if report.calls_model:
+            report.price = rate.price
+            tokens = (report.prompt_tokens, report.completion_tokens)
+            report.cost_usd = None if rate.price is None else round(rate.price.cost(*tokens), 6)
+        _print_dry_run(report, output_format)
+        if output_format is OutputFormat.text and report.calls_model:
+            typer.echo(f"  priced at the Batch API rate: {rate.source}")
+        return
+    if export_to is not None:
+        export = provider.export_requests(paths, settings, options, export_to)
+        typer.echo(f"Wrote {export.requests} Batch API request(s) to {export.path} (in the cache: {export.cached}; "
+                   f"already in --out: {export.done}; skipped: {len(export.skipped)}).")  # fmt: skip
+        for line in export.skipped[:10]:
+            typer.echo(f"  skipped {line}", err=True)
+        return
+    progress = _BarProgress(enabled=False)  # notes only: a batch has no per-answer progress to draw
+    try:
+        if import_from is not None:
+            outcome = provider.import_results(paths, settings, options, import_from, progress=progress)
+        else:
+            opts = provider.ProviderOptions(poll_seconds=poll)
+            outcome = provider.run_provider_batch(paths, settings, options, opts, progress=progress)
+    except KeyboardInterrupt:
+        from grader.batch.provider_files import read_state
+
+        waiting = [b.id for b in read_state(options.out).waiting()] if (options.out / STATE).is_file() else []
+        if waiting:
+            typer.echo(f"grader: stopped waiting; batch {', '.join(waiting)} keeps running on the server (ids in "
+                       f"{options.out / STATE}). Collect it with the same command and --resume.", err=True)  # fmt: skip
+        else:
+            typer.echo("grader: interrupted; no batch was created. Run the same command again.", err=True)
+        raise typer.Exit(code=130) from None
+    _print_outcome(outcome, output_format)
+    if output_format is OutputFormat.text:
+        typer.echo(f"Batch: {outcome.from_batch} graded from batch replies, {outcome.reasked_live} failed line(s) "
+                   f"asked live, {outcome.left} left; batches {', '.join(outcome.collected) or 'none'} "
+                   f"({outcome.price_source}).")  # fmt: skip
+    for reason in outcome.reasons:
+        typer.echo(f"grader: {reason}", err=True)
+    if outcome.stopped == "over_budget":
+        typer.echo(f"grader: --max-cost ${options.max_cost:g} reached before upload; the rest is left for --resume",
+                   err=True)  # fmt: skip
+    if (strict and outcome.summary.get("ungraded", 0)) or outcome.left or outcome.stopped:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -90,26 +90,81 @@ class OpenAIClient:
         self, messages: list[Message], schema: type[T], *, model: str, options: RequestOptions
     ) -> Completion[T]:
         """One structured-output request; see the module docstring for what each failure becomes."""
-        params = self._params(options)
         for _ in range(len(_OPTIONAL_PARAMS) + 1):
+            params = self._params(options)
             try:
-                raw = await self._sdk.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
-                    model=model,
-                    messages=[m.model_dump() for m in messages],
-                    response_format=response_format(schema),
-                    **params,
+                raw = await self._sdk.chat.completions.with_raw_response.create(
+                    **self.request_body(messages, schema, model=model, options=options)
                 )
             except openai.BadRequestError as exc:
                 refused = _refused_param(exc, params)
                 if refused is None:
                     raise self._unavailable(exc) from None
                 self._dropped.add(refused)
-                params = self._params(options)
                 continue
             except openai.APIError as exc:
                 raise self._translate(exc) from None
             return _completion(raw, schema)
         raise LLMUnavailable(f"{self.base_url} refused every optional parameter")  # pragma: no cover
+
+    def request_body(
+        self, messages: list[Message], schema: type[T], *, model: str, options: RequestOptions
+    ) -> dict[str, Any]:
+        """The chat-completions body a live call sends: also one line's `body` in a Batch API request file."""
+        return {
+            "model": model,
+            "messages": [m.model_dump() for m in messages],
+            "response_format": response_format(schema),
+            **self._params(options),
+        }
+
+    def parse_body(self, body: object, schema: type[T]) -> Completion[T]:
+        """A chat completion's JSON (a Batch API output line's `response.body`), validated as a live reply is."""
+        return completion_from_body(body, schema, json.dumps(body)[:500])
+
+    # --- the Files and Batches APIs (the provider batch path, grader/batch/provider.py) ---
+
+    async def upload_batch_file(self, name: str, data: bytes) -> str:
+        """Upload a JSONL request file with purpose "batch"; its file id."""
+        try:
+            uploaded = await self._sdk.files.create(file=(name, data, "application/jsonl"), purpose="batch")
+        except openai.APIError as exc:
+            raise self._translate(exc) from None
+        return str(uploaded.id)
+
+    async def create_batch(self, input_file_id: str, metadata: dict[str, str]) -> dict[str, Any]:
+        """Create a chat-completions batch over an uploaded file (24 h window); the Batch as a dict."""
+        try:
+            batch = await self._sdk.batches.create(
+                input_file_id=input_file_id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+                metadata=metadata,
+            )
+        except openai.APIError as exc:
+            raise self._translate(exc) from None
+        return batch.model_dump()
+
+    async def retrieve_batch(self, batch_id: str) -> dict[str, Any]:
+        """The Batch as a dict (status, request_counts, output_file_id, error_file_id, errors …)."""
+        try:
+            return (await self._sdk.batches.retrieve(batch_id)).model_dump()
+        except openai.APIError as exc:
+            raise self._translate(exc) from None
+
+    async def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        """Ask the server to cancel a batch; the Batch as a dict."""
+        try:
+            return (await self._sdk.batches.cancel(batch_id)).model_dump()
+        except openai.APIError as exc:
+            raise self._translate(exc) from None
+
+    async def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file (a batch's output or error file)."""
+        try:
+            return (await self._sdk.files.content(file_id)).content
+        except openai.APIError as exc:
+            raise self._translate(exc) from None
 
     def _params(self, options: RequestOptions) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -233,8 +288,12 @@ def _completion(raw: Any, schema: type[T]) -> Completion[T]:
         body = json.loads(raw.http_response.text)
     except (ValueError, UnicodeDecodeError):
         body = None
+    return completion_from_body(body, schema, raw.http_response.text[:500])
+
+
+def completion_from_body(body: object, schema: type[T], text: str) -> Completion[T]:
+    """A chat completion's decoded JSON into choices, each validated on its own; `text` quotes a broken body."""
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
-        text = raw.http_response.text[:500]
         return Completion(
             choices=[Choice(parsed=None, raw_text=text, error="the server's reply was not a chat completion")]
         )

@@ -311,6 +311,23 @@ class GradingService:
             grade = candidate_view(grade, rubric)
         return grade
 
+    # --- the provider Batch API (grader/batch/provider.py): the judge's first request out, its reply back in ---
+
+    def batch_request(self, staged: StagedAnswer) -> dict[str, Any]:
+        """The body of the first request the judge sends for a staged answer: a Batch API request line's body."""
+        build = getattr(self.judge, "batch_request", None)
+        if build is None:
+            raise ConfigError(f"the {self.backend} judge sends no requests a Batch API can run; use a model backend")
+        body: dict[str, Any] = build(staged.task)
+        return body
+
+    async def afinish_reply(self, staged: StagedAnswer, body: object, cost_factor: float = 1.0) -> Grade:
+        """The Grade from a reply to `batch_request`'s body: validated, scored and flagged as a live reply is."""
+        judge_reply = getattr(self.judge, "judge_reply", None)
+        if judge_reply is None:
+            raise ConfigError(f"the {self.backend} judge cannot read Batch API replies; use a model backend")
+        return self.finish(staged, await judge_reply(staged.task, body, cost_factor))
+
     def model_client(self) -> LLMClient:
         """The client the judge calls the model through (--llm-match asks it too)."""
         client: LLMClient | None = getattr(self.judge, "client", None)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from grader.bank.prompts import PromptRenderer
 from grader.clients.base import Choice, Completion, LLMClient, RequestOptions
-from grader.errors import Failure, LLMUnavailable
+from grader.errors import ConfigError, Failure, LLMUnavailable
 from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile, public_url
 from grader.models import CriterionVerdict, Feedback, Message, Rubric, Usage, Verdict
 from grader.pricing import Price, cost_usd
@@ -194,14 +194,38 @@ class LLMJudge:
             criteria_order=order,
         ).messages
 
-    async def judge(self, task: GradingTask) -> Judgement:
-        """Judge one answer: one verdict, or `samples` verdicts combined per criterion."""
+    def batch_request(self, task: GradingTask) -> dict[str, Any]:
+        """The body of the first request `judge` sends for this task: one line of a Batch API request file."""
+        build = getattr(self.client, "request_body", None)
+        if build is None:
+            raise ConfigError(f"the {self.name} client cannot build Batch API requests (use the openai backend)")
+        schema = verdict_model(task.rubric, self.criteria_order(task.rubric, task.answer))
+        body: dict[str, Any] = build(self.render(task), schema, model=self.model, options=self._options(self.samples))
+        return body
+
+    async def judge_reply(self, task: GradingTask, body: object, cost_factor: float = 1.0) -> Judgement:
+        """Judge from a reply to batch_request's body, as `judge` handles its first reply.
+
+        A choice that fails validation is re-asked live (bounded by reask_limit), a sample the reply lacks is
+        asked live; the reply's cost is scaled by `cost_factor` (the batch discount).
+        """
+        parse = getattr(self.client, "parse_body", None)
+        if parse is None:
+            raise ConfigError(f"the {self.name} client cannot read Batch API replies (use the openai backend)")
+        schema = verdict_model(task.rubric, self.criteria_order(task.rubric, task.answer))
+        return await self.judge(task, first=(parse(body, schema), cost_factor))
+
+    async def judge(self, task: GradingTask, first: tuple[Completion[BaseModel], float] | None = None) -> Judgement:
+        """Judge one answer: one verdict, or `samples` verdicts combined per criterion.
+
+        `first`: the reply to the first request and its cost factor, when it came another way (a Batch API file).
+        """
         order = self.criteria_order(task.rubric, task.answer)
         messages = self.render(task)
         schema = verdict_model(task.rubric, order)
         tally = _Tally(Usage())
         try:
-            samples = await self._samples(messages, schema, task.rubric, tally)
+            samples = await self._samples(messages, schema, task.rubric, tally, first)
         except LLMUnavailable as exc:
             return Judgement(
                 verdict=None,
@@ -225,10 +249,18 @@ class LLMJudge:
         return Judgement(verdict=verdict, flags=flags, level_mode=self._level_mode(verdict), **common)
 
     async def _samples(
-        self, messages: list[Message], schema: type[BaseModel], rubric: Rubric, tally: _Tally
+        self,
+        messages: list[Message],
+        schema: type[BaseModel],
+        rubric: Rubric,
+        tally: _Tally,
+        given: tuple[Completion[BaseModel], float] | None = None,
     ) -> list[_Sample]:
         """All samples: one request with n = samples, then separate requests for what it did not deliver."""
-        first = await self._request(messages, schema, n=self.samples, seed=self.seed, tally=tally)
+        if given is None:
+            first = await self._request(messages, schema, n=self.samples, seed=self.seed, tally=tally)
+        else:
+            first = self._record(given[0], tally, given[1])
         choices = first.choices[: self.samples]
         jobs = [
             self._settle(messages, schema, rubric, choice, self.seed + index, tally)
@@ -291,10 +323,23 @@ class LLMJudge:
     async def _request(
         self, messages: list[Message], schema: type[BaseModel], *, n: int, seed: int, tally: _Tally
     ) -> Completion[BaseModel]:
-        options = RequestOptions(temperature=self.temperature, seed=seed, n=n, logprobs=self.logprobs, store=self.store)
-        tally.requests += 1
+        options = self._options(n, seed)
         completion = await self.client.acomplete(messages, schema, model=self.model, options=options)
-        tally.usage = tally.usage + self._priced(completion.usage, completion.model)
+        return self._record(completion, tally)
+
+    def _options(self, n: int, seed: int | None = None) -> RequestOptions:
+        seed = self.seed if seed is None else seed
+        return RequestOptions(temperature=self.temperature, seed=seed, n=n, logprobs=self.logprobs, store=self.store)
+
+    def _record(
+        self, completion: Completion[BaseModel], tally: _Tally, cost_factor: float = 1.0
+    ) -> Completion[BaseModel]:
+        """Count a reply into the tally (its cost scaled by cost_factor); a reply without choices is unusable."""
+        tally.requests += 1
+        usage = self._priced(completion.usage, completion.model)
+        if cost_factor != 1.0 and usage.cost_usd is not None:
+            usage = usage.model_copy(update={"cost_usd": round(usage.cost_usd * cost_factor, 8)})
+        tally.usage = tally.usage + usage
         tally.model = tally.model or completion.model
         tally.fingerprint = tally.fingerprint or completion.system_fingerprint
         if not completion.choices:
