@@ -1,34 +1,71 @@
-"""Start-up time of the CLI: median wall time of `grader --help` and `grader --version`.
+"""Start-up time of the CLI: median wall time of `grader --help`, `grader --version` and one offline grade.
+
+Against a minimal typer app (one command, typer's own help, in this same Python) timed in the same run: the
+figures that matter are how much more than its `--help` the grader's commands take.
 
 Usage: python bench/startup.py [runs]
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MINIMAL_APP = """
+import typer
+
+app = typer.Typer()
 
 
-def median_wall(args: list[str], runs: int) -> float:
+@app.command()
+def hello(name: str, loud: bool = typer.Option(False, help="Shout.")) -> None:
+    \"\"\"Say hello.\"\"\"
+    typer.echo(name.upper() if loud else name)
+
+
+app()
+"""
+
+
+def median_wall(args: list[str], runs: int, env: dict[str, str] | None = None) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True)
+        subprocess.run(args, check=True, capture_output=True, env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    python = [sys.executable, "-m", "grader"]
-    baseline = median_wall([sys.executable, "-c", "pass"], runs)
+    script = Path(sys.executable).with_name("grader")
+    grader = [str(script)] if script.exists() else [sys.executable, "-m", "grader"]
+    # No key, no base URL, a fresh home: the offline judge, and no cache of anyone's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     print(f"command: python bench/startup.py {runs}")
-    print(f"python -c pass        {baseline * 1000:7.0f} ms (interpreter alone)")
-    for args in (["--help"], ["--version"]):
-        wall = median_wall([*python, *args], runs)
-        print(f"grader {' '.join(args):<14} {wall * 1000:7.0f} ms median of {runs}")
+    with tempfile.TemporaryDirectory() as tmp:
+        env["HOME"] = tmp
+        app = Path(tmp) / "minimal_app.py"
+        app.write_text(MINIMAL_APP, encoding="utf-8")
+        baseline = median_wall([sys.executable, "-c", "pass"], runs, env)
+        print(f"python -c pass            {baseline * 1000:7.0f} ms (interpreter alone)")
+        minimal = median_wall([sys.executable, str(app), "--help"], runs, env)
+        print(f"minimal typer app --help  {minimal * 1000:7.0f} ms")
+        example = str(REPO / "examples" / "q05_answer.txt")
+        for label, args in (
+            ("grader --help", ["--help"]),
+            ("grader --version", ["--version"]),
+            ("grader grade (offline)", ["grade", "q05", "--answer-file", example, "--no-cache"]),
+        ):
+            wall = median_wall([*grader, *args], runs, env)
+            print(f"{label:<25} {wall * 1000:7.0f} ms = minimal --help + {(wall - minimal) * 1000:4.0f} ms")
+    print(f"(medians of {runs} whole-process runs)")
 
 
 if __name__ == "__main__":
