@@ -28,6 +28,7 @@ from grader.errors import ConfigError, Failure, GraderError, InputError
 from grader.grading.estimate import estimate_tokens
 from grader.grading.service import GradingService, StagedAnswer
 from grader.models import Grade
+from grader.text.tokens import cannot_exceed
 from grader.transcripts.interview import WorkItem
 from grader.version import __version__
 from grader.vocabulary import ErrorCode
@@ -219,7 +220,7 @@ async def arun_batch(
                 progress.note(f"{path}: the last line was cut off (killed mid-write); removed it, will redo it")
             done = {r.get("item") for r in records}
             todo = [item for item in plan.items if item.item_id not in done]
-            _warm_up(service, todo)
+            _warm_up(service, todo, counts=budget is not None)
             progress.start(len(plan.items), len(plan.items) - len(todo))
             results = ResultsFile(path)
             runner = BatchRunner(service, options, results, progress, budget)
@@ -258,11 +259,17 @@ async def arun_batch(
         await service.aclose()
 
 
-def _warm_up(service: GradingService, items: Sequence[WorkItem]) -> None:
-    """Load the token table and the rubrics before the first call, so no worker stalls the others on them."""
+def _warm_up(service: GradingService, items: Sequence[WorkItem], *, counts: bool = False) -> None:
+    """Load the rubrics, and the token table if anything will be counted, before the first call.
+
+    So no worker stalls the others on them. `counts`: a budget counts every prompt; else only answers that may
+    be too long are counted.
+    """
     if not items:
         return
-    service.counter.count("warm up")
+    limit = service.settings.max_answer_tokens
+    if counts or not all(cannot_exceed(item.answer, limit) for item in items):
+        service.counter.count("warm up")
     for question_id in dict.fromkeys(item.question_id for item in items):
         with contextlib.suppress(GraderError):  # reported per answer when it is graded
             service.rubric(question_id)
