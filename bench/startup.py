@@ -33,13 +33,15 @@ app()
 """
 
 
-def median_wall(args: list[str], runs: int, env: dict[str, str] | None = None) -> float:
-    times = []
+def median_walls(commands: list[list[str]], runs: int, env: dict[str, str] | None = None) -> list[float]:
+    """Median wall time of each command, run in turn (round-robin) so a busy moment of the machine hits all alike."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for args, kept in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(args, check=True, capture_output=True, env=env)
+            kept.append(time.perf_counter() - start)
+    return [statistics.median(kept) for kept in times]
 
 
 def main() -> None:
@@ -53,18 +55,19 @@ def main() -> None:
         env["HOME"] = tmp
         app = Path(tmp) / "minimal_app.py"
         app.write_text(MINIMAL_APP, encoding="utf-8")
-        baseline = median_wall([sys.executable, "-c", "pass"], runs, env)
-        print(f"python -c pass            {baseline * 1000:7.0f} ms (interpreter alone)")
-        minimal = median_wall([sys.executable, str(app), "--help"], runs, env)
-        print(f"minimal typer app --help  {minimal * 1000:7.0f} ms")
         example = str(REPO / "examples" / "q05_answer.txt")
-        for label, args in (
-            ("grader --help", ["--help"]),
-            ("grader --version", ["--version"]),
-            ("grader grade (offline)", ["grade", "q05", "--answer-file", example, "--no-cache"]),
-        ):
-            wall = median_wall([*grader, *args], runs, env)
-            print(f"{label:<25} {wall * 1000:7.0f} ms = minimal --help + {(wall - minimal) * 1000:4.0f} ms")
+        labelled = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("minimal typer app --help", [sys.executable, str(app), "--help"]),
+            ("grader --help", [*grader, "--help"]),
+            ("grader --version", [*grader, "--version"]),
+            ("grader grade (offline)", [*grader, "grade", "q05", "--answer-file", example, "--no-cache"]),
+        ]
+        walls = median_walls([args for _, args in labelled], runs, env)
+    minimal = walls[1]
+    for (label, _), wall in zip(labelled, walls, strict=True):
+        extra = f" = minimal --help {'+' if wall >= minimal else '-'} {abs(wall - minimal) * 1000:3.0f} ms"
+        print(f"{label:<25} {wall * 1000:7.0f} ms{extra if label.startswith('grader') else ''}")
     print(f"(medians of {runs} whole-process runs)")
 
 
