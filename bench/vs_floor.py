@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,15 +66,32 @@ server.stop()
 """
 
 
+def compile_grader() -> None:
+    """Byte-compile the grader, as `pip install` does: a timed run must not compile its modules from source.
+
+    An editable install writes __pycache__ on first import, unless PYTHONDONTWRITEBYTECODE is set (as on some
+    CI and sandbox machines); then every run would compile every module again (~0.1 s for a batch), which
+    the SDK in site-packages, compiled at install, never pays. Existing .pyc files are read even then.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "grader")], check=True)
+
+
 def grader_command() -> list[str]:
     script = Path(sys.executable).with_name("grader")
     return [str(script)] if script.exists() else [sys.executable, "-m", "grader"]
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
+CPU: dict[str, list[float]] = {"grader": [], "floor": []}
+
+
+def timed(args: list[str], env: dict[str, str], kind: str) -> float:
+    """Wall time of a whole process; its CPU time (user + system) goes to CPU[kind]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[kind].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"{' '.join(args[:3])}… failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return wall
@@ -86,6 +104,7 @@ def main() -> None:
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.2
     concurrency = int(sys.argv[3]) if len(sys.argv) > 3 else 32
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    compile_grader()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(REPO / "tests"), str(latency)],
@@ -115,21 +134,21 @@ def main() -> None:
             def run_grader() -> None:
                 shutil.rmtree(Path(tmp) / "out", ignore_errors=True)
                 dump(Path(tmp) / "floor.json")  # the floor's own requests, dropped
-                grader_walls.append(timed(batch, env))
+                grader_walls.append(timed(batch, env, "grader"))
                 dump(bodies)
                 sent = len(json.loads(bodies.read_text("utf-8")))
                 if sent != total:
                     sys.exit(f"the batch sent {sent} requests for {total} answers")
 
             run_grader()  # the first round's bodies are the floor's
-            floor_walls.append(timed(floor, env))
+            floor_walls.append(timed(floor, env, "floor"))
             for n in range(1, rounds):
                 if n % 2:
-                    floor_walls.append(timed(floor, env))
+                    floor_walls.append(timed(floor, env, "floor"))
                     run_grader()
                 else:
                     run_grader()
-                    floor_walls.append(timed(floor, env))
+                    floor_walls.append(timed(floor, env, "floor"))
     finally:
         server.stdin.close()
         server.wait(timeout=10)
@@ -139,6 +158,8 @@ def main() -> None:
     print("grader batch (s): " + ", ".join(f"{w:.2f}" for w in grader_walls))
     print("floor (s):        " + ", ".join(f"{w:.2f}" for w in floor_walls))
     g, f = statistics.median(grader_walls), statistics.median(floor_walls)
+    gc, fc = statistics.median(CPU["grader"]), statistics.median(CPU["floor"])
+    print(f"CPU (median): grader {gc:.2f} s, floor {fc:.2f} s: {(gc - fc) / total * 1000:.1f} ms more per answer")
     print(f"median: grader {g:.2f} s, floor {f:.2f} s: grader = {g / f:.2f} x floor ({g / ideal:.2f} x ideal)")
 
 
