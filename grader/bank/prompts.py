@@ -97,6 +97,7 @@ class PromptRenderer:
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            auto_reload=False,  # read once, as hashed once (sha256): no stat of every template per answer
         )
         self._sha256: str | None = None
         self._systems: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
