@@ -71,6 +71,26 @@ def prompts_copy(tmp_path: Path, repo: Path) -> Path:
     return target
 
 
+def test_system_message_rendered_once_serves_every_answer(q05) -> None:  # type: ignore[no-untyped-def]
+    question, rubric, renderer = q05
+    first, second = (renderer.render(question, rubric, a).messages for a in ("A VAE has an encoder.", "GANs differ."))
+    fresh = PromptRenderer(renderer.prompts_dir).render(question, rubric, "GANs differ.").messages
+    assert first[0].content == second[0].content and second == fresh  # the same text as rendered anew
+    user = second[1].content
+    assert answer_tag("GANs differ.") in user and answer_tag("A VAE has an encoder.") not in user
+
+
+@pytest.mark.parametrize("shown", ["{{ answer_tag }}", "{{ answer_tag[7:] }}", "{{ answer_tag | upper }}"])
+def test_system_message_that_shows_the_tag_is_rendered_per_answer(q05, prompts_copy: Path, shown: str) -> None:  # type: ignore[no-untyped-def]
+    question, rubric, _ = q05
+    (prompts_copy / "grade.system.j2").write_text(f"Grade {{{{ question.id }}}}; the answer's tag is {shown}.")
+    renderer = PromptRenderer(prompts_copy)
+    for answer in ("first answer", "second answer", "first answer"):
+        system = renderer.render(question, rubric, answer).messages[0].content
+        tag = answer_tag(answer)
+        assert (tag.upper() if "upper" in shown else tag[7:] if "[7:]" in shown else tag) in system
+
+
 def test_undefined_variable_is_a_prompt_error(q05, prompts_copy: Path) -> None:  # type: ignore[no-untyped-def]
     question, rubric, _ = q05
     (prompts_copy / "grade.user.j2").write_text("{{ answer_block }} {{ candidate_name }}")

@@ -141,6 +141,16 @@ def test_long_answer_truncated_and_flagged(tmp_path: Path) -> None:
     assert "[… answer truncated by the grader:" in sent
 
 
+def test_an_answer_too_short_to_exceed_the_budget_is_not_counted(tmp_path: Path) -> None:
+    # Counting needs the token table (~0.4 s to load): an answer of fewer UTF-8 bytes than the budget skips it.
+    client = ScriptedClient().enqueue(verdict(), verdict())
+    graded = service(client, tmp_path, max_answer_tokens=3000)
+    grade = graded.grade_answer("q05", "A VAE learns a latent distribution and is trained on the ELBO.")
+    assert grade.status == "graded" and grade.answer_tokens is None and graded._counter is None
+    long = graded.grade_answer("q05", "The encoder outputs a distribution. " * 100)  # 3,600 bytes: counted
+    assert long.answer_tokens is not None and long.answer_tokens < 3000 and "answer_truncated" not in long.flags
+
+
 def test_long_answer_rejected_on_request(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="over the limit of 200"):
         service(ScriptedClient(), tmp_path, max_answer_tokens=200, on_long_answer="reject").grade_answer(

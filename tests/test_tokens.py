@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from grader.text.tokens import O200K_PATTERN, TRUNCATION_MARK, TokenCounter, load_o200k_ranks, o200k
+from grader.text.tokens import (
+    O200K_PATTERN,
+    TRUNCATION_MARK,
+    TokenCounter,
+    cannot_exceed,
+    load_o200k_ranks,
+    o200k,
+)
 
 
 def test_counts_offline_with_a_cold_tiktoken_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +89,17 @@ def test_counts_match_tiktoken_reference_encoding() -> None:
     )
     text = "KL(q(z|x) ‖ p(z)) is not symmetric."
     assert TokenCounter.for_model("gpt-4o").count(text) < len(byte_level.encode(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello world", "ünïcödé " * 40, "日本語のテキスト" * 30, "x" * 500, "😀🚀" * 60, "a1b2,c3;" * 60, "\n \t" * 100],
+)
+def test_a_text_that_cannot_exceed_a_budget_never_counts_over_it(text: str) -> None:
+    # The bound the service uses to skip the token table: an answer of at most `budget` UTF-8 bytes.
+    counter = TokenCounter.for_model("gpt-4.1-mini")
+    for budget in (len(text), len(text.encode("utf-8")), len(text.encode("utf-8")) - 1):
+        if cannot_exceed(text, budget):
+            assert counter.count(text) <= budget
+    assert cannot_exceed(text, len(text.encode("utf-8")))
+    assert not cannot_exceed(text, len(text.encode("utf-8")) - 1)

@@ -25,6 +25,10 @@ SYSTEM_TEMPLATE = "grade.system.j2"
 USER_TEMPLATE = "grade.user.j2"
 _SENTINEL = "\x00ANSWER_BLOCK\x00"
 MAX_TEMPLATE_BYTES = 200_000
+_NO_TAG_MARK = "\x01"
+_NO_TAG = "answer-" + _NO_TAG_MARK * 16
+"""A tag no answer has (answer tags are hex): what the system message is first rendered with, to see if it shows it."""
+_MAX_SYSTEMS = 512
 
 
 class _ConfinedLoader(jinja2.FileSystemLoader):
@@ -93,8 +97,11 @@ class PromptRenderer:
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            auto_reload=False,  # read once, as hashed once (sha256): no stat of every template per answer
         )
         self._sha256: str | None = None
+        self._systems: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
+        """System messages that depend on no answer, by what they were rendered from (see _system)."""
 
     def template_files(self) -> list[Path]:
         """The template files a grading prompt uses (the two entry points and what they include)."""
@@ -139,17 +146,18 @@ class PromptRenderer:
             by_id = {c.id: c for c in criteria}
             criteria = [by_id[cid] for cid in criteria_order]
         points = {cid: round(p, 2) for cid, p in criterion_points(rubric).items()}
-        context = {
+        shown = list(examples)
+        context: dict[str, Any] = {
             "question": question,
             "rubric": rubric,
             "criteria": criteria,
             "points": points,
-            "examples": list(examples),
+            "examples": shown,
             "audience": audience,
             "answer_tag": answer_tag(answer),
             "answer_block": _SENTINEL,
         }
-        system = self._render(SYSTEM_TEMPLATE, context)
+        system = self._system(context, (question, rubric, *criteria, *shown, audience))
         user = self._render(USER_TEMPLATE, context)
         placed = system.count(_SENTINEL) + user.count(_SENTINEL)
         if placed != 1:
@@ -162,6 +170,26 @@ class PromptRenderer:
             Message(role="user", content=user.replace(_SENTINEL, block)),
         ]
         return RenderedPrompt(messages=messages, prompt_sha256=self.sha256(), answer_tag=answer_tag(answer))
+
+    def _system(self, context: dict[str, Any], sources: tuple[Any, ...]) -> str:
+        """The system message, rendered once for all the answers to a question when it shows no answer's tag.
+
+        A batch renders it per answer otherwise, and with the rubric in it, it is most of the rendering. It is
+        rendered with a tag no answer has (tags are hex); if that tag shows nowhere, the text does not depend on
+        the answer and serves every answer with the same question, rubric, criteria order, examples and audience
+        (the same objects: the key holds them, so their ids cannot be reused while cached).
+        """
+        key = (*map(id, sources), context["audience"])
+        cached = self._systems.get(key)
+        if cached is not None:
+            return cached[0]
+        text = self._render(SYSTEM_TEMPLATE, {**context, "answer_tag": _NO_TAG})
+        if _NO_TAG_MARK in text:  # the template shows the tag: render it for this answer
+            return self._render(SYSTEM_TEMPLATE, context)
+        if len(self._systems) >= _MAX_SYSTEMS:
+            self._systems.clear()
+        self._systems[key] = (text, sources)
+        return text
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         where = self.prompts_dir / name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -329,7 +330,9 @@ def _md(text: object) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
+@functools.cache
 def _environment(autoescape: bool) -> Any:
+    """One environment per kind, so its compiled templates serve every report (and a batch warms it early)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -353,6 +356,12 @@ def render_markdown(context: Mapping[str, Any]) -> str:
 def render_html(context: Mapping[str, Any]) -> str:
     """report.html: one self-contained page (inline CSS, no script, no network)."""
     return str(_environment(True).get_template("report.html.j2").render(context))
+
+
+def warm_templates() -> None:
+    """Compile the report templates now (a batch does it while its first calls are in flight)."""
+    _environment(False).get_template("report.md.j2")
+    _environment(True).get_template("report.html.j2")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -6,7 +6,6 @@ cache file, prices and dry run as grading.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -89,6 +88,8 @@ def _run(session: AuthoringSession, work: Callable[[], Awaitable[T]]) -> T:
             return await work()
         finally:
             await session.aclose()
+
+    import asyncio  # here, not at the top: --help need not import it
 
     return asyncio.run(go())
 

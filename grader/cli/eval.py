@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -48,6 +47,8 @@ def _run(service: GradingService, work: Callable[[], Awaitable[T]]) -> T:
             return await work()
         finally:
             await service.aclose()
+
+    import asyncio  # here, not at the top: --help need not import it
 
     return asyncio.run(go())
 

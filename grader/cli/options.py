@@ -116,7 +116,8 @@ def cli_default(name: str) -> Any:
     return None if option_specs()[name].env is not None else _settings_default(name)
 
 
-def _settings_hints() -> dict[str, Any]:
+@functools.cache
+def _settings_hints() -> dict[str, Any]:  # once: resolving them all for each of ~50 options was a third of --help
     import typing
 
     from grader.config import Settings

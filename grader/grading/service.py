@@ -37,7 +37,7 @@ from grader.models import Grade, Provenance, Question, Rubric
 from grader.pricing import Price
 from grader.scoring import criterion_results, disagreeing_criteria, missing_evidence, total_score, verdict_problems
 from grader.text.screening import screen_answer
-from grader.text.tokens import TokenCounter
+from grader.text.tokens import TokenCounter, cannot_exceed
 from grader.version import __version__
 from grader.vocabulary import ANSWER_TRUNCATED, EVIDENCE_NOT_FOUND, LOW_AGREEMENT, ErrorCode
 
@@ -47,7 +47,8 @@ class PreparedAnswer:
     """An answer as the judge will see it, with what preparing it found."""
 
     text: str
-    tokens: int
+    tokens: int | None
+    """Its tokens as fitted; None when it could not exceed the budget, so it was not counted (see prepare)."""
     flags: list[str] = field(default_factory=list)
 
 
@@ -141,7 +142,11 @@ class GradingService:
         return self._prompt_sha
 
     def prepare(self, answer: str, names: Sequence[str] = ()) -> PreparedAnswer:
-        """Screen, redact and fit an answer to the token budget."""
+        """Screen, redact and fit an answer to the token budget.
+
+        An answer too short to exceed the budget is not counted (its `tokens` are None): counting needs the
+        token table, whose loading costs more than grading an answer offline.
+        """
         if not answer.strip():
             raise InputError("the answer is empty")
         flags = list(screen_answer(answer).flags)
@@ -149,6 +154,8 @@ class GradingService:
             from grader.text.redaction import redact
 
             answer = redact(answer, names)
+        if cannot_exceed(answer, self.settings.max_answer_tokens):
+            return PreparedAnswer(answer, None, flags)
         fitted = self.counter.truncate(answer, self.settings.max_answer_tokens)
         if fitted.truncated:
             if self.settings.on_long_answer == "reject":
