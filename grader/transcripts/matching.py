@@ -28,11 +28,14 @@ GRAM_SHARE = 0.25
 # Applied to folded (lower-case) text, in order, before tokenising: interviewers' rephrasings meet the bank's
 # wording. The first pattern that matches a span wins, so specific phrases come before general ones.
 PARAPHRASES: tuple[tuple[str, str], ...] = (
-    (r"failure modes?|go(?:es)? wrong|went wrong|goes? awry|pitfalls?|problems?|issues?|difficult(?:y|ies)"
+    (r"failure modes?|go(?:es)? (?:badly |very |horribly )?wrong|went wrong|what'?s hard|\bhard\b"
+     r"|goes? awry|pitfalls?|problems?|issues?|difficult(?:y|ies)"
      r"|hard parts?|troubles?|tricky|gotchas?|headaches?|struggles?", "challenge"),
     (r"lessons? (?:you )?learn\w*|post-?mortems?|(?:project|deployment|launch)s? (?:that )?(?:failed|flopped)"
      r"|didn'?t (?:work|go well)|went badly|suboptimal|failed|flop\w*", "failedproject"),
-    (r"case stud(?:y|ies)|success stor(?:y|ies)|successful(?:ly)? (?:deploy\w*|implement\w*|project|rollout|use)"
+    (r"case stud(?:y|ies)|success stor(?:y|ies)"
+     r"|real value|example of an? (?:company|business|team|product)"
+     r"|successful(?:ly)? (?:deploy\w*|implement\w*|project|rollout|use)"
      r"|worked (?:really )?well in (?:industry|production)", "casestudy"),
     (r"stay(?:ing)? (?:up[- ]to[- ]date|updated|current|on top)|keep(?:ing)? (?:up|current|pace)"
      r"|latest (?:advances|advancements|research|developments|papers)|new papers|newsletters?", "keepup"),
@@ -43,15 +46,16 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"drug (?:discovery|design)|pharma\w*|molecul\w*|proteins?|healthcare|medic(?:al|ine)|clinical|patients?",
      "health"),
     (r"\bart\b|artists?|artwork|music\w*|creative|creativity|paintings?|songs?|composers?", "creativefield"),
-    (r"synthetic data|data augmentation|augment\w*|fake data for training", "syntheticdata"),
-    (r"imbalanc\w*|skew\w*|under-?represent\w*|minority class(?:es)?|rare class(?:es)?", "imbalance"),
+    (r"synthetic (?:\w+ )?data|data augmentation|augment\w*|fake data for training", "syntheticdata"),
+    (r"imbalanc\w*|majority class\w*|\bmajority\b|skew\w*"
+     r"|under-?represent\w*|minority class(?:es)?|rare class(?:es)?", "imbalance"),
     (r"neuro\w*|brains?|cognitive|cognition|psycholog\w*", "neuro"),
     (r"user experiences?|\bux\b|digital products?|product experiences?|personali[sz]\w*", "userexperience"),
     (r"user interfaces?|\bui\b|front[- ]?ends?|interface design", "userinterface"),
     (r"regulat\w*|legislat\w*|\blaws?\b|legal|policy makers?|policymakers?|compliance|\bai act\b|governments?",
      "regulation"),
     (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*", "privacy"),
-    (r"ethic\w*|moral\w*|responsib\w*|societal|misuse", "ethic"),
+    (r"ethic\w*|moral\w*|responsib\w*|societ\w*|misuse", "ethic"),
     (r"collaborat\w*|cross-functional|work(?:ing)? (?:together )?with (?:domain experts|engineers|scientists)"
      r"|stakeholders?|domain experts?", "collaborate"),
     (r"skills?|competenc\w*|knowledge areas?|what makes (?:a |an )?(?:good|great|strong|effective)", "skill"),
@@ -63,11 +67,12 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"limitations?|shortcomings?|weakness\w*|falls? short|can'?t .{0,40}\bdo\b|still bad at|not (?:yet )?good at"
      r"|(?:isn'?t|aren'?t) (?:yet )?good at", "limitation"),
     (r"google|openai|deepmind|anthropic|meta ai|big (?:ai )?labs?|leading (?:companies|labs)|frontier labs?", "biglab"),
-    (r"(?:huge|massive|giant|bigger|larger|very large) models?", "scale"),
+    (r"(?:huge|massive|giant|bigger|larger|very large) models?|\b\d+ ?b(?:illion)?(?: param\w*)? models?", "scale"),
     (r"future|next (?:few|five|ten) years|coming years|trends?|breakthroughs?|heading|what'?s next", "future"),
     (r"scal(?:e|es|ing)(?: up)?|bigger models|larger models|compute budgets?", "scale"),
     (r"mode dropping|dropp\w* modes?", "modedropping"),
-    (r"low diversity|same (?:\w+ ){0,3}(?:outputs?|images?|samples?|faces?|digits?|things?)"
+    (r"(?:handful|couple|few|small number|small set) of (?:different |distinct )?(?:outputs?|samples?|images?|things?)"
+     r"|low diversity|same (?:\w+ ){0,3}(?:outputs?|images?|samples?|faces?|digits?|things?)"
      r"|lack of (?:diversity|variety)", "modecollapse"),
     (r"divers\w*|variety|varied", "diversity"),
     (r"un-?conditional", "unconditional"),
@@ -90,14 +95,15 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"loss(?:es)?|objective functions?|objectives?|cost functions?", "loss"),
     (r"differen\w*|differ\b|differs|compare[sd]?|comparison|contrast\w*|versus|\bvs\b|distinguish\w*|set apart",
      "difference"),
-    (r"mitigat\w*|fix(?:es|ed|ing)?|prevent\w*|avoid\w*|counter\w*|remed\w*|combat\w*|deal with|tackl\w*",
+    (r"mitigat\w*|do about|solutions?|solv\w*"
+     r"|fix(?:es|ed|ing)?|prevent\w*|avoid\w*|counter\w*|remed\w*|combat\w*|deal with|tackl\w*",
      "mitigate"),
     (r"\ban? (?:\w+ ){0,2}(?:application|app)\b|\bapps?\b", "softwareapp"),
     (r"use[- ]cases?|applications?|real[- ]world uses?|where (?:is|are) .{1,40} used", "application"),
     (r"industr(?:y|ies)|sectors?|domains?|enterprises?|businesses", "industry"),
-    (r"risks?|harms?|dangers?|downsides?|threats?", "risk"),
+    (r"risks?|harms?|dangers?|downsides?|threats?|worr(?:y|ies|ied|ying)|concerns?|concerning", "risk"),
     (r"attention|attend", "attention"),
-    (r"building blocks|components?|pieces|parts|ingredients", "component"),
+    (r"building blocks|put together|made up of|consists? of|components?|pieces|parts|ingredients", "component"),
     (r"advance(?:ment)?s?|progress|push\w* (?:\w+ )?forward|contribut\w*|driv\w* (?:the )?(?:progress|field)",
      "advance"),
     (r"classic(?:al)?|traditional|conventional|discriminative|old-school", "traditional"),
@@ -113,7 +119,7 @@ QUESTION_WORDS = frozenset(
         "process approach work working role key main common primary important significance think know "
         "understand understanding mean means help helps happen happens maybe kind sort bit little quick quickly "
         "briefly let say said go going take taking want like love hear curious question next move now ok okay "
-        "right great thanks thank cool good nice sure interesting experience experienced model models"
+        "right great thanks thank cool good nice sure interesting experience experienced model models re ve ll"
     )
 )
 
