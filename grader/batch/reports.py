@@ -228,6 +228,8 @@ def build_summary(
             "unmatched": [u.get("asked") for u in source.unmatched] if source else [],
             "unmatched_detail": source.unmatched if source else [],
             "pending": max(0, source.items - len(items)) if source else 0,
+            "coverage": source.coverage if source else None,
+            "warnings": source.warnings if source else [],
         })  # fmt: skip
     graded = [r for r in records if r.get("status") == "graded"]
     fresh = [r for r in records if not (r.get("provenance") or {}).get("cached")]
@@ -261,6 +263,7 @@ def build_summary(
         ],  # fmt: skip
         "verbosity_bias": verbosity_bias(records),
         "pending": sum(t["pending"] for t in transcripts),
+        "warnings": [w for s in (plan.sources if plan else []) for w in s.warnings],
     }
     summary["complete"] = summary["pending"] == 0
     summary.update({"backend": None, "model": None, "stopped": None, "spent_usd": None, "grader_version": __version__})

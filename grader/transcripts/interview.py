@@ -170,6 +170,9 @@ class SourcePlan:
     interviewers: list[str] = field(default_factory=list)
     unmatched: list[dict[str, object]] = field(default_factory=list)
     items: int = 0
+    coverage: dict[str, object] | None = None
+    """Of a transcript: the candidate's words graded, and every stretch graded nowhere (`Coverage.as_dict`)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -214,11 +217,17 @@ def plan_inputs(
                 "asked": e.asked,
                 "line": e.line,
                 "match_score": e.match_score,
-                "answer_words": len(e.answer.split()),
+                "answer_words": e.words,
                 "matched_by": e.matched_by,
             }
             for e in interview.unmatched
         ]
+        plan.coverage = interview.coverage.as_dict()
+        if not interview.answers:
+            plan.warnings.append(
+                f"{given}: no answer to a bank question found ({interview.coverage.candidate_words} candidate words, "
+                f"{len(interview.unmatched)} unmatched question(s)); check the speakers or pass --interviewer"
+            )
         for exchange in interview.answers:
             qid = exchange.question_id or ""
             items.append(WorkItem(f"{given}#{qid}", given, interview.candidate, qid, exchange.answer, exchange.line,

@@ -1,0 +1,81 @@
+"""Inputs never vanish and never crash: any bytes to `grader grade`, nearest ids, notices after errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from grader.bank.questions import nearest_id
+from grader.cli import app
+from grader.text.textfile import decode_bytes
+
+OFFLINE = {"OPENAI_API_KEY": "", "GRADER_BACKEND": "offline", "GRADER_NO_CACHE": "1"}
+HOSTILE = [
+    b"",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xfe\xff\x00a\x00b",
+    b"\xff\xfe" + "attention".encode("utf-16-le"),
+    "Attention is “all” you need – naïve".encode("cp1252"),
+    "Внимание — это всё".encode("cp1251"),
+    b"\xc3\x28 broken utf-8 \xa0\xa1",
+    b"\xed\xa0\x80 lone surrogate",
+    b"\x81\x8d\x8f\x90\x9d",
+    b"\r\n\r\n\t\x0b\x0c",
+    b"\x1b[31mred\x1b[0m ANSI",
+    "\u202eright-to-left \u200b zero width".encode(),
+    b"A GAN has a generator and a discriminator." * 2000,
+]
+
+
+def grade(data: bytes):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["grade", "q05", "--backend", "offline", "--no-cache"], input=data, env=OFFLINE)
+
+
+@pytest.mark.parametrize("data", HOSTILE)
+def test_grade_reads_any_bytes_on_stdin_without_a_traceback(data: bytes) -> None:
+    result = grade(data)
+    assert result.exit_code in (0, 1, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output + result.stderr
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_grade_never_tracebacks_on_random_bytes(data: bytes) -> None:
+    result = grade(data)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+def test_windows_1252_is_decoded_and_said_on_stderr() -> None:
+    result = grade("The generator’s “mode collapse” – a GAN failure".encode("cp1252"))
+    assert result.exit_code == 0
+    assert "not UTF-8; read it as windows-1252" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "text", "encoding"),
+    [
+        (b"plain", "plain", None),
+        ("naïve “quotes”".encode("cp1252"), "naïve “quotes”", "windows-1252"),
+        (b"\xff\xfe" + "hi".encode("utf-16-le"), "hi", "utf-16"),
+        ("привет мир как дела сегодня".encode("cp1251"), "привет мир как дела сегодня", "cp1251"),
+    ],
+)
+def test_decode_bytes(data: bytes, text: str, encoding: str | None) -> None:
+    assert decode_bytes(data, "x") == (text, encoding)
+
+
+@pytest.mark.parametrize(("wanted", "near"), [("q5", "q05"), ("Q005", "q05"), ("q50a", "q50"), ("zzz", None)])
+def test_unknown_ids_suggest_the_nearest(wanted: str, near: str | None) -> None:
+    assert nearest_id(wanted, [f"q{n:02d}" for n in range(1, 51)]) == near
+
+
+def test_an_unknown_id_says_did_you_mean_and_no_notice_comes_before_the_error() -> None:
+    env = {**OFFLINE, "GRADER_BACKEND": ""}
+    result = CliRunner().invoke(app, ["grade", "q5", "--answer", "GANs"], env=env)
+    assert result.exit_code != 0
+    assert "did you mean q05?" in result.stderr
+    assert "no LLM configured" not in result.stderr.split("did you mean")[0]
