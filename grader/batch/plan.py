@@ -65,6 +65,8 @@ class BatchOptions:
     match_threshold: float = DEFAULT_THRESHOLD
     llm_match: bool = False
     """Let the model settle the questions the word matcher is unsure of (grader/llm_matching.py)."""
+    encoding: str | None = None
+    """How to decode transcripts that are not UTF-8 (`--encoding`); None: detected."""
 
 
 def plan_batch(
@@ -72,7 +74,7 @@ def plan_batch(
 ) -> Plan:
     """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
     referee = referee or Referee(word_matcher(service, options))
-    return plan_inputs(paths, referee, _ids(service), interviewers=options.interviewers)
+    return plan_inputs(paths, referee, _ids(service), interviewers=options.interviewers, encoding=options.encoding)
 
 
 def _ids(service: GradingService) -> set[str]:

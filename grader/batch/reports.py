@@ -264,6 +264,8 @@ def build_summary(
         "verbosity_bias": verbosity_bias(records),
         "pending": sum(t["pending"] for t in transcripts),
         "warnings": [w for s in (plan.sources if plan else []) for w in s.warnings],
+        "skipped": plan.skipped if plan else [],
+        "read_notes": plan.notes if plan else [],
     }
     summary["complete"] = summary["pending"] == 0
     summary.update({"backend": None, "model": None, "stopped": None, "spent_usd": None, "grader_version": __version__})

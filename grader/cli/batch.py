@@ -114,6 +114,14 @@ def batch(
         OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="Encoding of transcripts that are not UTF-8 (e.g. cp1252); else detected and said on stderr.",
+            show_default=False,
+        ),
+    ] = None,
     strict: StrictOpt = False,
     *,
     settings: Settings,
@@ -135,10 +143,16 @@ def batch(
         interviewers=tuple(interviewer or ()),
         match_threshold=match_threshold,
         llm_match=llm_match,
+        encoding=encoding,
     )
+    if encoding is not None:
+        _check_encoding(encoding)
     if dry_run:
         report = plan_dry_run(paths, settings, options)
         _print_dry_run(report, output_format)
+        _print_inputs(report.plan.skipped, report.plan.notes, [w for s in report.plan.sources for w in s.warnings])
+        if strict and report.plan.skipped:
+            raise typer.Exit(code=1)
         return
     progress = _BarProgress(enabled=not no_progress)
     try:
@@ -146,6 +160,8 @@ def batch(
     finally:
         progress.stop()
     _print_outcome(outcome, output_format)
+    summary = outcome.summary
+    _print_inputs(summary.get("skipped", []), summary.get("read_notes", []), summary.get("warnings", []))
     if outcome.stopped == "over_budget":
         raise BudgetExceeded(
             f"stopped before exceeding --max-cost ${max_cost:g} (spent ${outcome.spent_usd or 0:.4f}); "
@@ -154,6 +170,32 @@ def batch(
     if strict and outcome.summary.get("ungraded", 0):
         typer.echo(f"grader: {outcome.summary['ungraded']} answers ungraded (--strict)", err=True)
         raise typer.Exit(code=1)
+    if strict and summary.get("skipped"):
+        typer.echo(f"grader: {len(summary['skipped'])} file(s) skipped (--strict)", err=True)
+        raise typer.Exit(code=1)
+
+
+def _check_encoding(encoding: str) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise typer.BadParameter(
+            f"{encoding!r} is not an encoding (try cp1252, latin-1)", param_hint="--encoding"
+        ) from None
+
+
+def _print_inputs(skipped: list[dict[str, str]], notes: list[str], warnings: list[str]) -> None:
+    """Every file skipped with its reason, how odd files were read, and transcripts that gave nothing (stderr)."""
+    for note in notes:
+        typer.echo(f"grader: {note}", err=True)
+    for entry in skipped:
+        reason = entry["reason"]
+        said = reason if reason.startswith(entry["file"]) else f"{entry['file']}: {reason}"
+        typer.echo(f"grader: skipped {said}", err=True)
+    for warning in warnings:
+        typer.echo(f"grader: warning: {warning}", err=True)
 
 
 def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:

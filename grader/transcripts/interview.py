@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.errors import InputError, TranscriptError
+from grader.errors import GraderError, InputError, TranscriptError
+from grader.transcripts.documents import EXPORT_HINT, UNREADABLE, readable
 from grader.transcripts.formats import Turn
 from grader.transcripts.read import parse_turns
 from grader.transcripts.segment import (
@@ -140,7 +141,20 @@ def read_interview(
 
 # --- planning a batch: inputs -> work items -------------------------------------------------------------------
 
-INPUT_SUFFIXES = (".vtt", ".srt", ".txt", ".md", ".markdown", ".json", ".jsonl", ".ndjson", ".csv", ".tsv")
+INPUT_SUFFIXES = (
+    ".vtt",
+    ".srt",
+    ".txt",
+    ".md",
+    ".markdown",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".csv",
+    ".tsv",
+    ".docx",
+    ".pdf",
+)
 
 
 @dataclass(frozen=True)
@@ -177,65 +191,115 @@ class SourcePlan:
 
 @dataclass
 class Plan:
-    """Everything a batch will grade, and what it will not (unmatched questions)."""
+    """Everything a batch will grade, and what it will not (unmatched questions, skipped files)."""
 
     items: list[WorkItem]
     sources: list[SourcePlan]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Files not read, each {"file", "reason"}: every one is listed, none stops the others."""
+    notes: list[str] = field(default_factory=list)
+    """What was done to read a file ("read it as windows-1252"), for stderr."""
 
 
-def input_files(paths: Sequence[Path]) -> list[tuple[Path, str]]:
-    """(file, the path as given) of every input: files as given, folders expanded to the files they hold."""
+def input_files(paths: Sequence[Path], skipped: list[dict[str, str]] | None = None) -> list[tuple[Path, str]]:
+    """(file, the path as given) of every input: files as given, folders expanded to the files they hold.
+
+    Inside a folder, hidden files and folders (a name starting with ".", below the folder given: `..` and
+    `./x` are fine) and files of other formats are left out, each listed in `skipped` with its reason.
+    """
     found: list[tuple[Path, str]] = []
+    skipped = skipped if skipped is not None else []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
-            found.extend((p, str(p)) for p in inside if not any(part.startswith(".") for part in p.parts))
+            hidden: set[Path] = set()
+            for p in sorted(path.rglob("*")):
+                inner = p.relative_to(path).parts
+                dotted = next((i for i, part in enumerate(inner) if part.startswith(".")), None)
+                if dotted is not None:
+                    top = path.joinpath(*inner[: dotted + 1])
+                    if top not in hidden:
+                        hidden.add(top)
+                        skipped.append({"file": str(top), "reason": "hidden (its name starts with '.')"})
+                elif p.is_file() and p.suffix.lower() in INPUT_SUFFIXES:
+                    found.append((p, str(p)))
+                elif p.is_file():
+                    skipped.append({"file": str(p), "reason": _unsupported(p)})
         elif path.exists():
             found.append((path, str(path)))
         else:
             raise InputError(f"{path}: no such file or folder")
     unique = list(dict.fromkeys(found))
     if not unique:
-        raise InputError("no transcripts or answer tables among the inputs")
+        listed = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5])
+        raise InputError("no transcripts or answer tables among the inputs" + (f" ({listed})" if listed else ""))
     return unique
 
 
+def _unsupported(path: Path) -> str:
+    if path.suffix.lower() in UNREADABLE:
+        return f"a {UNREADABLE[path.suffix.lower()]} file; {EXPORT_HINT}"
+    kinds = " ".join(INPUT_SUFFIXES)
+    return f"not a transcript or answer table ({path.suffix or 'no extension'}; read: {kinds})"
+
+
 def plan_inputs(
-    paths: Sequence[Path], matcher: Matcher, question_ids: Set[str], *, interviewers: Sequence[str] = ()
+    paths: Sequence[Path],
+    matcher: Matcher,
+    question_ids: Set[str],
+    *,
+    interviewers: Sequence[str] = (),
+    encoding: str | None = None,
 ) -> Plan:
-    """Read and match every input, before anything is graded; raises on the first file that does not parse."""
-    items: list[WorkItem] = []
-    sources: list[SourcePlan] = []
-    for path, given in input_files(paths):
-        if is_table(path):
-            items.extend(_table_items(path, given, matcher, question_ids, sources))
-            continue
-        interview = read_interview(path, matcher, interviewers=interviewers, source=given)
-        plan = SourcePlan(given, interview.candidate, interview.interviewers)
-        plan.unmatched = [
-            {
-                "asked": e.asked,
-                "line": e.line,
-                "match_score": e.match_score,
-                "answer_words": e.words,
-                "matched_by": e.matched_by,
-            }
-            for e in interview.unmatched
-        ]
-        plan.coverage = interview.coverage.as_dict()
-        if not interview.answers:
-            plan.warnings.append(
-                f"{given}: no answer to a bank question found ({interview.coverage.candidate_words} candidate words, "
-                f"{len(interview.unmatched)} unmatched question(s)); check the speakers or pass --interviewer"
-            )
-        for exchange in interview.answers:
-            qid = exchange.question_id or ""
-            items.append(WorkItem(f"{given}#{qid}", given, interview.candidate, qid, exchange.answer, exchange.line,
-                                  exchange.asked, exchange.match_score, tuple(exchange.follow_ups),
-                                  exchange.truncated, exchange.matched_by))  # fmt: skip
-            plan.items += 1
-        sources.append(plan)
-    return Plan(items, sources)
+    """Read and match every input, before anything is graded.
+
+    A file that cannot be read or parsed is skipped with its reason and the others are read; only when no
+    file could be read at all is that an error.
+    """
+    plan = Plan([], [])
+    files = input_files(paths, plan.skipped)
+    for path, given in files:
+        kept, shown = (len(plan.items), len(plan.sources)), path
+        try:
+            with readable(path, encoding) as (source, note):
+                shown = source
+                if note:
+                    plan.notes.append(f"{given}: {note}")
+                if is_table(source):
+                    plan.items.extend(_table_items(source, given, matcher, question_ids, plan.sources))
+                else:
+                    _plan_interview(source, given, matcher, interviewers, plan)
+        except GraderError as exc:
+            del plan.items[kept[0] :], plan.sources[kept[1] :]
+            message = str(exc).replace(str(shown), given)
+            reason = message.removeprefix(f"{given}: ") if message.startswith(f"{given}: ") else message
+            plan.skipped.append({"file": given, "reason": reason})
+    if not plan.sources:
+        listed = "; ".join(f"{s['file']}: {s['reason']}" for s in plan.skipped[:5])
+        raise InputError(f"nothing could be read: {listed}")
+    return plan
+
+
+def _plan_interview(path: Path, given: str, matcher: Matcher, interviewers: Sequence[str], plan: Plan) -> None:
+    interview = read_interview(path, matcher, interviewers=interviewers, source=given)
+    source = SourcePlan(given, interview.candidate, interview.interviewers)
+    source.unmatched = [
+        {"asked": e.asked, "line": e.line, "match_score": e.match_score, "answer_words": e.words,
+         "matched_by": e.matched_by}
+        for e in interview.unmatched
+    ]  # fmt: skip
+    source.coverage = interview.coverage.as_dict()
+    if not interview.answers:
+        source.warnings.append(
+            f"{given}: no answer to a bank question found ({interview.coverage.candidate_words} candidate words, "
+            f"{len(interview.unmatched)} unmatched question(s)); check the speakers or pass --interviewer"
+        )
+    for exchange in interview.answers:
+        qid = exchange.question_id or ""
+        plan.items.append(WorkItem(f"{given}#{qid}", given, interview.candidate, qid, exchange.answer, exchange.line,
+                                   exchange.asked, exchange.match_score, tuple(exchange.follow_ups),
+                                   exchange.truncated, exchange.matched_by))  # fmt: skip
+        source.items += 1
+    plan.sources.append(source)
 
 
 def _table_items(

@@ -1,0 +1,99 @@
+"""A folder as people have it: good transcripts next to a PDF, a DOCX, a cp1252 file, a README and a CSV.
+
+Every gradable file is graded in one run; every other file is listed with its reason; `..` and dot-folders
+are handled; `--strict` turns a skipped file into exit 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from documents import write_docx, write_pdf
+from spoken import conversations, render
+from typer.testing import CliRunner
+
+from grader.cli import app
+
+OFFLINE = {"OPENAI_API_KEY": "", "GRADER_BACKEND": "offline", "GRADER_NO_CACHE": "1"}
+
+
+def mixed_folder(root: Path) -> dict[str, Any]:
+    maya, arjun, sara, kevin = conversations()
+    folder = root / "transcripts"
+    (folder / ".obsidian").mkdir(parents=True)
+    (folder / "older").mkdir()
+    (folder / "maya.vtt").write_text(render(maya, "teams.vtt"), encoding="utf-8")
+    (folder / "older" / "arjun.txt").write_text(render(arjun, "meet.txt"), encoding="utf-8")
+    lines = [f"{who}: {text}" for who, text in sara["turns"]]
+    write_pdf(folder / "sara.pdf", lines)
+    write_docx(folder / "kevin.docx", render(kevin, "notetaker.txt").splitlines())
+    cp1252 = render(maya, "zoom.vtt").replace("'", "’").replace("Maya Chen", "Zoë Müller")
+    (folder / "zoe_cp1252.vtt").write_bytes(cp1252.encode("cp1252"))
+    (folder / "README.md").write_text("# Interviews\n\nTranscripts from the spring round.\n", encoding="utf-8")
+    (folder / "scores.csv").write_text("name,score\nMaya,7\n", encoding="utf-8")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    (folder / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0")
+    (folder / ".obsidian" / "copy.vtt").write_text(render(maya, "teams.vtt"), encoding="utf-8")
+    return {"folder": folder, "expect": {"maya": maya, "arjun": arjun, "sara": sara, "kevin": kevin}}
+
+
+def test_a_mixed_folder_grades_every_gradable_file_and_lists_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = mixed_folder(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(app, ["batch", "../transcripts", "--out", "out", "--no-progress"], env=OFFLINE)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((work / "out" / "summary.json").read_text(encoding="utf-8"))
+    graded = {Path(t["transcript"]).name: sorted(t["questions"]) for t in summary["transcripts"]}
+    expect = made["expect"]
+    assert graded == {
+        "kevin.docx": sorted(expect["kevin"]["expect"]),
+        "maya.vtt": sorted(expect["maya"]["expect"]),
+        "arjun.txt": sorted(expect["arjun"]["expect"]),
+        "sara.pdf": sorted(expect["sara"]["expect"]),
+        "zoe_cp1252.vtt": sorted(expect["maya"]["expect"]),
+    }
+    skipped = {Path(s["file"]).name: s["reason"] for s in summary["skipped"]}
+    assert set(skipped) == {"README.md", "scores.csv", "scan.pdf", "old.doc", ".obsidian"}
+    assert "no speaker labels" in skipped["README.md"]
+    assert "'answer' and 'question_id'" in skipped["scores.csv"]
+    assert "export the transcript as .txt" in skipped["scan.pdf"] and "export" in skipped["old.doc"]
+    for name in skipped:
+        assert f"skipped ../transcripts/{name}" in result.stderr
+    assert "zoe_cp1252.vtt: not UTF-8; read it as windows-1252" in result.stderr
+    assert summary["graded"] == sum(len(v) for v in graded.values())
+
+
+def test_strict_makes_a_skipped_file_exit_1(tmp_path: Path) -> None:
+    made = mixed_folder(tmp_path)
+    result = CliRunner().invoke(
+        app, ["batch", str(made["folder"]), "--out", str(tmp_path / "o"), "--no-progress", "--strict"], env=OFFLINE
+    )
+    assert result.exit_code == 1 and "file(s) skipped (--strict)" in result.stderr
+
+
+def test_a_given_encoding_is_used_and_a_bad_one_refused(tmp_path: Path) -> None:
+    maya = conversations()[0]
+    path = tmp_path / "maya.txt"
+    path.write_bytes(render(maya, "meet.txt").replace("'", "’").encode("cp1252"))
+    ok = CliRunner().invoke(
+        app, ["batch", str(path), "--out", str(tmp_path / "o"), "--dry-run", "--encoding", "cp1252"], env=OFFLINE
+    )
+    assert ok.exit_code == 0 and "read it as cp1252" in ok.stderr
+    bad = CliRunner().invoke(app, ["batch", str(path), "--out", str(tmp_path / "o"), "--encoding", "nope"], env=OFFLINE)
+    assert bad.exit_code == 2 and "not an encoding" in bad.stderr
+
+
+def test_a_transcript_with_no_answer_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    path.write_text("Ann: Can you hear me?\nBob: Yes, loud and clear.\nAnn: Great, thanks for joining.\n", "utf-8")
+    result = CliRunner().invoke(app, ["batch", str(path), "--out", str(tmp_path / "o"), "--no-progress"], env=OFFLINE)
+    assert result.exit_code == 0
+    assert "warning:" in result.stderr and "no answer to a bank question" in result.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["warnings"] and summary["transcripts"][0]["coverage"]["candidate_words"] == 4
