@@ -29,6 +29,8 @@ class Question(StrictModel):
     section: str
     subsection: str | None = None
     question: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    """Other phrasings interviewers use; transcript matching scores each like the question itself."""
 
 
 class Criterion(StrictModel):

@@ -114,6 +114,20 @@ def batch(
         OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Write the plan (each asked question -> bank id, score, how) to this JSON file.",
+            show_default=False,
+        ),
+    ] = None,
+    use_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--use-plan", help="Grade from a plan written by --plan and corrected by hand.", show_default=False
+        ),
+    ] = None,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -144,11 +158,15 @@ def batch(
         match_threshold=match_threshold,
         llm_match=llm_match,
         encoding=encoding,
+        use_plan=use_plan,
     )
     if encoding is not None:
         _check_encoding(encoding)
-    if dry_run:
+    if dry_run or plan_file is not None:
         report = plan_dry_run(paths, settings, options)
+        if plan_file is not None:
+            _write_plan(plan_file, report)
+    if dry_run:
         _print_dry_run(report, output_format)
         _print_inputs(report.plan.skipped, report.plan.notes, [w for s in report.plan.sources for w in s.warnings])
         if strict and report.plan.skipped:
@@ -233,6 +251,34 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
     typer.echo(f"Results: {out / 'results.jsonl'}  Summary: {out / 'summary.json'}  Report: {out / 'report.html'}")
 
 
+def _write_plan(path: Path, report: DryRun) -> None:
+    from grader.batch.plan import plan_document
+    from grader.batch.reports import write_atomic
+
+    document = plan_document(report.plan, report.would_ask)
+    write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"grader: plan written to {path}; correct a question_id and run with --use-plan {path}", err=True)
+
+
+def _print_plan(report: DryRun) -> None:
+    from grader.batch.plan import plan_document
+
+    for transcript in plan_document(report.plan, report.would_ask)["transcripts"]:
+        coverage = transcript["coverage"] or {}
+        share = coverage.get("graded_share")
+        said = f"; {share:.0%} of the candidate's words graded" if share is not None else ""
+        typer.echo(f"  {transcript['transcript']} ({transcript['candidate'] or 'table'}{said})")
+        for entry in transcript["questions"]:
+            qid = entry["question_id"] or "none"
+            how = entry["matched_by"] or "given"
+            score = f"{entry['score']:.2f}" if isinstance(entry["score"], int | float) else "  - "
+            mark = "  [--llm-match would ask]" if entry.get("llm_match") else ""
+            asked = " ".join(str(entry["asked"]).split())
+            asked = asked if len(asked) <= 90 else asked[:89] + "…"
+            extra = f" (+{len(entry['follow_ups'])} follow-up)" if entry.get("follow_ups") else ""
+            typer.echo(f"    {qid:<5} {score} {how:<5} line {entry['line']}: {asked}{extra}{mark}")
+
+
 def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
     unmatched = sum(len(s.unmatched) for s in report.plan.sources)
     data = {
@@ -251,6 +297,7 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
         "price_per_mtok": None if report.price is None else [report.price.input_per_mtok, report.price.output_per_mtok],
         "llm_match_calls": report.llm_match_calls,
         "problems": report.problems,
+        "plan": _plan_data(report),
     }
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
@@ -277,6 +324,14 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
         typer.echo(f"  --llm-match       {calls} unsure question(s) would go to the model (not costed)")
     for problem in report.problems:
         typer.echo(f"  problem: {problem}")
+    typer.echo("Plan (question id, match score, matched by, where, as asked):")
+    _print_plan(report)
+
+
+def _plan_data(report: DryRun) -> list[dict[str, Any]]:
+    from grader.batch.plan import plan_document
+
+    return list(plan_document(report.plan, report.would_ask)["transcripts"])
 
 
 def register(app: typer.Typer) -> None:

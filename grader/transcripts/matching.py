@@ -184,7 +184,9 @@ class QuestionMatcher:
         self.ids = [q.id for q in questions]
         hints = hints or {}
         bags: list[dict[str, float]] = []
+        alias_bags: list[list[dict[str, float]]] = []
         for question in questions:
+            alias_bags.append([_weighted([(alias, 1.0)]) for alias in question.aliases if alias.strip()])
             parts: list[tuple[str, float]] = [(question.question, 1.0), (question.subsection or "", 0.2)]
             hint = hints.get(question.id)
             if isinstance(hint, Rubric):
@@ -194,12 +196,16 @@ class QuestionMatcher:
                 parts.extend((str(d), 0.12) for d in hint.descriptions)
             bags.append(_weighted(parts))
         frequency: Counter[str] = Counter()
-        for bag in bags:
-            frequency.update(set(bag))
+        for bag, aliases in zip(bags, alias_bags, strict=True):
+            frequency.update(set(bag).union(*aliases))
         count = len(bags)
         self.idf = {t: math.log((1 + count) / (1 + df)) + 1.0 for t, df in frequency.items()}
         self._vectors = [self._unit({t: w * self.idf[t] for t, w in bag.items()}) for bag in bags]
         self._grams = [self._gram_vector(bag) for bag in bags]
+        self._aliases = [
+            [(self._unit({t: w * self.idf[t] for t, w in bag.items()}), self._gram_vector(bag)) for bag in aliases]
+            for aliases in alias_bags
+        ]
         self._seen: dict[str, Match] = {}
 
     @staticmethod
@@ -223,9 +229,15 @@ class QuestionMatcher:
         counts = Counter(words)
         query = self._unit({t: (1 + math.log(n)) * self.idf.get(t, default_idf) for t, n in counts.items()})
         grams = self._gram_vector({t: 1.0 + math.log(n) for t, n in counts.items()})
+
+        def score(vector: dict[str, float], gram_vector: dict[str, float]) -> float:
+            return (1 - GRAM_SHARE) * cosine(query, vector) + GRAM_SHARE * cosine(grams, gram_vector)
+
         ranked = [
-            (qid, (1 - GRAM_SHARE) * cosine(query, vector) + GRAM_SHARE * cosine(grams, gram_vector))
-            for qid, vector, gram_vector in zip(self.ids, self._vectors, self._grams, strict=True)
+            (qid, max([score(vector, gram_vector), *(score(v, g) for v, g in aliases)]))
+            for qid, vector, gram_vector, aliases in zip(
+                self.ids, self._vectors, self._grams, self._aliases, strict=True
+            )
         ]
         return sorted(ranked, key=lambda item: -item[1])
 

@@ -230,7 +230,7 @@ class Coverage:
 
 def vetted(asked: str, match: Match) -> Match:
     """The match, or unmatched when the question is about the candidate's career or weakly matched behaviour."""
-    if match.question_id is None:
+    if match.question_id is None or match.by != "words":  # a model's or a corrected plan's decision stands
         return match
     if _CAREER.search(asked) or (_BEHAVIOURAL.search(asked) and match.score < BEHAVIOURAL_THRESHOLD):
         return replace(match, question_id=None)
@@ -301,6 +301,8 @@ def _new_words(asked: str, open_: Exchange) -> int:
 
 def is_follow_up(asked: str, match: Match, open_: Exchange) -> bool:
     """Whether a question refers back to the open exchange rather than opening a new topic."""
+    if match.by == "plan":  # a corrected plan lists questions only, never follow-ups
+        return match.question_id is not None and match.question_id == open_.question_id
     if _NEW_TOPIC.search(asked) or _CAREER.search(asked) or _BEHAVIOURAL.search(asked):
         return False
     if match.question_id is not None and match.question_id == open_.question_id:

@@ -1,0 +1,62 @@
+"""A plan you can check and correct: --dry-run prints it, --plan writes it, --use-plan grades from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spoken import conversations, render
+from typer.testing import CliRunner
+
+from grader.cli import app
+
+OFFLINE = {"OPENAI_API_KEY": "", "GRADER_BACKEND": "offline", "GRADER_NO_CACHE": "1"}
+
+
+def transcript(tmp_path: Path) -> Path:
+    path = tmp_path / "arjun.vtt"
+    path.write_text(render(conversations()[1], "zoom.vtt"), encoding="utf-8")
+    return path
+
+
+def batch(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["batch", *args, "--no-progress"], env=OFFLINE)
+
+
+def test_the_dry_run_prints_each_asked_question_with_its_id_score_and_how(tmp_path: Path) -> None:
+    result = batch(str(transcript(tmp_path)), "--out", str(tmp_path / "o"), "--dry-run")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:1] == ["q08"] and "words" in line and "handful of different outputs" in line
+               for line in lines)  # fmt: skip
+    assert any(line.split()[:1] == ["none"] and "Kubernetes" in line for line in lines)
+    assert "% of the candidate's words graded" in result.stdout
+
+
+def test_a_corrected_plan_is_graded_as_corrected(tmp_path: Path) -> None:
+    path, plan = transcript(tmp_path), tmp_path / "plan.json"
+    written = batch(str(path), "--out", str(tmp_path / "o"), "--dry-run", "--plan", str(plan))
+    assert written.exit_code == 0 and plan.exists()
+    document = json.loads(plan.read_text(encoding="utf-8"))
+    entries = document["transcripts"][0]["questions"]
+    stakeholder = next(e for e in entries if "stakeholder" in e["asked"])
+    rlhf = next(e for e in entries if e["question_id"] == "q24")
+    assert stakeholder["question_id"] is None
+    stakeholder["question_id"], rlhf["question_id"] = "q44", None
+    plan.write_text(json.dumps(document), encoding="utf-8")
+    result = batch(str(path), "--out", str(tmp_path / "o2"), "--use-plan", str(plan))
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "o2" / "summary.json").read_text(encoding="utf-8"))
+    questions = summary["transcripts"][0]["questions"]
+    assert "q44" in questions and "q24" not in questions
+    assert any("RLHF" in u for u in summary["transcripts"][0]["unmatched"])
+
+
+def test_a_plan_naming_an_id_not_in_the_bank_is_refused_with_the_nearest(tmp_path: Path) -> None:
+    path, plan = transcript(tmp_path), tmp_path / "plan.json"
+    batch(str(path), "--out", str(tmp_path / "o"), "--dry-run", "--plan", str(plan))
+    document = json.loads(plan.read_text(encoding="utf-8"))
+    document["transcripts"][0]["questions"][0]["question_id"] = "q8"
+    plan.write_text(json.dumps(document), encoding="utf-8")
+    result = batch(str(path), "--out", str(tmp_path / "o2"), "--use-plan", str(plan))
+    assert result.exit_code != 0 and "did you mean q08?" in result.stderr
