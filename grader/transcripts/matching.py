@@ -46,6 +46,8 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"drug (?:discovery|design)|pharma\w*|molecul\w*|proteins?|healthcare|medic(?:al|ine)|clinical|patients?",
      "health"),
     (r"\bart\b|artists?|artwork|music\w*|creative|creativity|paintings?|songs?|composers?", "creativefield"),
+    (r"retrieval[- ]augmented(?: generation)?|\brag\b|retrieval[- ]based|vector (?:databases?|stores?|search)",
+     "retrievalgen"),
     (r"synthetic (?:\w+ )?data|data augmentation|augment\w*|fake data for training", "syntheticdata"),
     (r"imbalanc\w*|majority class\w*|\bmajority\b|skew\w*"
      r"|under-?represent\w*|minority class(?:es)?|rare class(?:es)?", "imbalance"),
@@ -90,7 +92,8 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"quanti[sz]\w*|int8|int4|lower precision|fewer bits", "quantize"),
     (r"prun\w*|sparsi\w*|distill\w*|compress\w*|smaller models?", "prune"),
     (r"deploy\w*|production|in prod\b|serving|serve|shipping|ship it", "deploy"),
-    (r"speed(?:ing)? up|faster|latency|throughput|efficien\w*|inference cost|cheaper|performance", "performance"),
+    (r"\bperform(?:s|ing)?\b|too slow|slow(?:er)?\b|expensive|costly"
+     r"|speed(?:ing)? up|faster|latency|throughput|efficien\w*|inference cost|cheaper|performance", "performance"),
     (r"stabili[sz]\w*|\bstable\b|unstable|instabilit\w*|blow\w* up|explod\w*|diverg\w*", "stabilize"),
     (r"loss(?:es)?|objective functions?|objectives?|cost functions?", "loss"),
     (r"differen\w*|differ\b|differs|compare[sd]?|comparison|contrast\w*|versus|\bvs\b|distinguish\w*|set apart",
@@ -98,7 +101,7 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"mitigat\w*|do about|solutions?|solv\w*"
      r"|fix(?:es|ed|ing)?|prevent\w*|avoid\w*|counter\w*|remed\w*|combat\w*|deal with|tackl\w*",
      "mitigate"),
-    (r"\ban? (?:\w+ ){0,2}(?:application|app)\b|\bapps?\b", "softwareapp"),
+    (r"\ban?\s+(?:\w+\s+){0,2}(?:application|app)\b|\bapps?\b", "softwareapp"),
     (r"use[- ]cases?|applications?|real[- ]world uses?|where (?:is|are) .{1,40} used", "application"),
     (r"industr(?:y|ies)|sectors?|domains?|enterprises?|businesses", "industry"),
     (r"risks?|harms?|dangers?|downsides?|threats?|worr(?:y|ies|ied|ying)|concerns?|concerning", "risk"),
@@ -106,7 +109,7 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"building blocks|put together|made up of|consists? of|components?|pieces|parts|ingredients", "component"),
     (r"advance(?:ment)?s?|progress|push\w* (?:\w+ )?forward|contribut\w*|driv\w* (?:the )?(?:progress|field)",
      "advance"),
-    (r"classic(?:al)?|traditional|conventional|discriminative|old-school", "traditional"),
+    (r"classic(?:al)?|traditional|conventional|discriminative|old-school|predictive", "traditional"),
     (r"make sure|ensur\w*|guarantee\w*", "ensure"),
     (r"transformers?", "transformer"),
 )  # fmt: skip

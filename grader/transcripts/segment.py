@@ -60,9 +60,13 @@ _FOLLOW_UP = re.compile(
     r"|such as|what about|how about|what (?:happens|would happen) (?:if|when)|what if|you (?:mentioned|said|talked)"
     r"|earlier you|just to (?:clarify|check|confirm)|to clarify|follow(?:ing)?[- ]up|on that (?:note|point)"
     r"|building on that|going back to that|and (?:how|why|what|when|which)\b|how (?:would|do|does|did|could) "
-    r"(?:that|this|it|they|those|you (?:handle|deal|fix|detect|measure|tell|know))|is (?:that|this|it) )",
+    r"(?:that|this|it|they|those)|is (?:that|this|it) )",
     re.I,
 )
+_PART_OF = re.compile(
+    r"\b(?:the (?:\w+ ){0,2}(?:part|side|bit|piece|step|half|case)|specifically|in particular|in that case)\b", re.I
+)
+"""A question about a part of what was just said ("the latency part specifically")."""
 _ANAPHOR = re.compile(r"\b(?:it|that|this|those|these|they|them|its|their|which one|either|both)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
 
@@ -106,7 +110,9 @@ _NEW_TOPIC = re.compile(
 )
 _CAREER = re.compile(
     r"\b(?:your (?:last|previous|current|former|past|next|old|new) (?:job|role|company|team|employer|position|manager"
-    r"|project|gig)|why (?:did|do|are|would|were) you (?:leave|left|want|join|apply|move|switch|change|look|interest)"
+    r"|project|gig)"
+    r"|why (?:did|do|are|would|were) you (?:leave|left|want|join|apply|move|switch|change|look|interest)\w*"
+    r"|(?:this|the|our) (?:role|position|job|opening|company)\b"
     r"|why (?:this|our|the) (?:role|company|team|position|job)|career|job change|changing jobs"
     r"|leav(?:e|ing) (?:your|the) (?:job|role|company|team)|where do you see yourself|proud of|weakness(?:es)?"
     r"|strengths?|relocat\w*|tell (?:me|us) (?:a (?:bit|little) )?about yourself|introduce yourself"
@@ -307,8 +313,9 @@ def is_follow_up(asked: str, match: Match, open_: Exchange) -> bool:
         return False
     if match.question_id is not None and match.question_id == open_.question_id:
         return True
-    explicit = bool(_LEADING_AND.match(asked)) or bool(_FOLLOW_UP.match(asked)) or not topic_tokens(asked)
     words = asked.split()
+    explicit = bool(_LEADING_AND.match(asked) or _FOLLOW_UP.match(asked)) or not topic_tokens(asked)
+    explicit = explicit or (len(words) <= 12 and bool(_PART_OF.search(asked)))
     new = _new_words(asked, open_)
     anaphor = _ANAPHOR.search(asked)
     # "positional encodings, why do we need them" names its own subject before the pronoun.
