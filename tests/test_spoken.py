@@ -79,3 +79,28 @@ def test_a_raw_asr_transcript_with_no_punctuation_yields_its_answers(matcher: Qu
     assert "?" not in path.read_text(encoding="utf-8")
     interview = read_interview(path, matcher.match)
     assert len(interview.answers) == len(sara["expect"])
+
+
+PARAPHRASES = Path(__file__).parent / "data" / "spoken" / "paraphrases.txt"
+REPLY = "I would look at it from first principles, measure carefully and compare two options on real data first."
+
+
+@pytest.mark.parametrize("fmt", ["meet.txt", "asr.txt", "teams.vtt"])
+def test_each_paraphrase_is_graded_under_its_id_and_each_off_bank_question_nowhere(
+    fmt: str, matcher: QuestionMatcher, tmp_path: Path
+) -> None:
+    rows = [line.split(" | ", 1) for line in PARAPHRASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    turns = [["Ann Interviewer", "Hi, can you hear me?"], ["Bob Candidate", "Yes, all good."]]
+    for n, (_, asked) in enumerate(rows):
+        turns += [["Ann Interviewer", asked], ["Bob Candidate", f"Reply {n} here. {REPLY}"]]
+    path = tmp_path / f"paraphrases.{fmt}"
+    path.write_text(render({"name": "p", "turns": turns}, fmt), encoding="utf-8")
+    interview = read_interview(path, matcher.match)
+    where = {}
+    for exchange in interview.answers + interview.unmatched:
+        for n in range(len(rows)):
+            if f"reply {n} here" in exchange.answer.casefold():
+                where[n] = exchange.question_id
+    assert {n: where.get(n, "lost") for n in range(len(rows))} == {
+        n: None if qid == "none" else qid for n, (qid, _) in enumerate(rows)
+    }
