@@ -198,6 +198,8 @@ def test_max_cost_stops_cleanly_before_exceeding(fake_server: FakeOpenAIServer, 
     assert 0 < len(records) < 8 and len(fake_server.requests) == len(records) and spent <= 0.006
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and summary["stopped"] == "over_budget" and summary["pending"] > 0
+    assert f"Graded {len(records)} of 8 answers ({summary['pending']} pending)" in result.stdout
+    assert f"Stopped by --max-cost with {summary['pending']} answer(s) pending" in result.stdout
     finish = CliRunner().invoke(app, [*args, "--resume", "--max-cost", "1", "--price-in", "1", "--price-out", "1"])
     assert finish.exit_code == 0, finish.output
     items = [r["item"] for r in lines(out)]

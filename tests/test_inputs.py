@@ -79,3 +79,29 @@ def test_an_unknown_id_says_did_you_mean_and_no_notice_comes_before_the_error() 
     assert result.exit_code != 0
     assert "did you mean q05?" in result.stderr
     assert "no LLM configured" not in result.stderr.split("did you mean")[0]
+
+
+@pytest.mark.parametrize("command", [["rubric", "show", "q05"], ["batch", "x.vtt", "--out", "o"]])
+def test_a_format_the_command_does_not_print_is_refused(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--format", "markdown"], env=OFFLINE)
+    assert result.exit_code == 2 and "text or json" in result.stderr
+
+
+def test_ctrl_c_during_a_batch_says_how_to_resume(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import grader.batch.run
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grader.batch.run, "run_batch", interrupted)
+    path = tmp_path / "a.txt"
+    path.write_text("Ann: What is a GAN?\nBob: Two networks.\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["batch", str(path), "--out", str(tmp_path / "o"), "--no-progress"], env=OFFLINE)
+    assert result.exit_code == 130 and "--resume" in result.stderr and "results.jsonl" in result.stderr
+
+
+def test_the_reported_cost_includes_llm_matching() -> None:
+    from grader.batch.reports import build_summary
+
+    summary = build_summary([], None, {"llm_match": {"calls": 3, "usage": {"cost_usd": 0.0012}}})
+    assert summary["usage"]["cost_usd"] == 0.0012 and summary["usage"]["matching_cost_usd"] == 0.0012

@@ -270,6 +270,11 @@ def build_summary(
     summary["complete"] = summary["pending"] == 0
     summary.update({"backend": None, "model": None, "stopped": None, "spent_usd": None, "grader_version": __version__})
     summary.update(run or {})
+    matching_cost = ((summary.get("llm_match") or {}).get("usage") or {}).get("cost_usd")
+    if matching_cost:  # the report's cost is what was spent: --llm-match calls included
+        usage = summary["usage"]
+        usage["matching_cost_usd"] = matching_cost
+        usage["cost_usd"] = round((usage["cost_usd"] or 0.0) + matching_cost, 6)
     bias = summary["verbosity_bias"]
     if bias.get("warning") and summary.get("backend") == "offline":
         bias["warning"] += " (the offline grader counts key points covered, and longer answers cover more)"

@@ -146,6 +146,10 @@ def batch(
     from grader.errors import BudgetExceeded
     from grader.pricing import Price
 
+    if output_format is OutputFormat.markdown:
+        raise typer.BadParameter(
+            "batch prints text or json; the Markdown report is written to --out/report.md", param_hint="--format"
+        )
     if (price_in is None) != (price_out is None):
         raise typer.BadParameter("give both --price-in and --price-out", param_hint="--price-in/--price-out")
     options = BatchOptions(
@@ -175,6 +179,14 @@ def batch(
     progress = _BarProgress(enabled=not no_progress)
     try:
         outcome = run_batch(paths, settings, options, progress=progress)
+    except KeyboardInterrupt:
+        progress.stop()
+        typer.echo(
+            f"grader: interrupted; every answer graded so far is in {out / 'results.jsonl'}. "
+            f"Run the same command with --resume to grade the rest.",
+            err=True,
+        )
+        raise typer.Exit(code=130) from None
     finally:
         progress.stop()
     _print_outcome(outcome, output_format)
@@ -222,8 +234,11 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     interviews = len(summary["transcripts"])
-    line = f"Graded {summary['graded']} of {summary['answers']} answers"
-    line += f" ({summary['ungraded']} ungraded)" if summary["ungraded"] else ""
+    pending = summary.get("pending", 0)
+    line = f"Graded {summary['graded']} of {summary['answers'] + pending} answers"
+    parts = [f"{summary['ungraded']} ungraded"] if summary["ungraded"] else []
+    parts += [f"{pending} pending"] if pending else []
+    line += f" ({', '.join(parts)})" if parts else ""
     line += f" from {interviews} interview{'s' if interviews != 1 else ''}"
     if summary["mean_pct"] is not None:
         line += f"; mean score {summary['mean_pct']}%"
@@ -249,6 +264,12 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
         typer.echo(f"Warning: {warning}.")
     out = outcome.out
     typer.echo(f"Results: {out / 'results.jsonl'}  Summary: {out / 'summary.json'}  Report: {out / 'report.html'}")
+    if outcome.stopped == "over_budget":
+        typer.echo(
+            f"Stopped by --max-cost with {pending} answer(s) pending: raise --max-cost and run again with --resume."
+        )
+    elif pending:
+        typer.echo(f"{pending} answer(s) pending: run the same command with --resume to grade them.")
 
 
 def _write_plan(path: Path, report: DryRun) -> None:
