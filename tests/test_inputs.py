@@ -105,3 +105,17 @@ def test_the_reported_cost_includes_llm_matching() -> None:
 
     summary = build_summary([], None, {"llm_match": {"calls": 3, "usage": {"cost_usd": 0.0012}}})
     assert summary["usage"]["cost_usd"] == 0.0012 and summary["usage"]["matching_cost_usd"] == 0.0012
+
+
+def test_an_evidence_quote_not_in_the_answer_is_marked_on_the_card() -> None:
+    from grader.cli.render import grade_text
+    from grader.models import CriterionResult, Grade, Provenance
+
+    criterion = CriterionResult(id="mechanism", level=1, levels=3, score=1.0, max_score=2.0, rationale="ok",
+                                evidence=["two networks compete", "uses a KL term"])  # fmt: skip
+    grade = Grade(question_id="q02", status="graded", score=1.0, max_score=2.0, backend="openai", criteria=[criterion],
+                  provenance=Provenance(grader_version="0", judge="x", graded_at="now"))  # fmt: skip
+    card = grade_text(grade, None, "In a GAN, two networks compete, roughly.")
+    found, invented = (line for line in card.splitlines() if "›" in line)
+    assert "NOT FOUND" not in found and "two networks compete" in found
+    assert "uses a KL term" in invented and "NOT FOUND in the answer" in invented
