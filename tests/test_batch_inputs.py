@@ -97,3 +97,27 @@ def test_a_transcript_with_no_answer_is_a_warning(tmp_path: Path) -> None:
     assert "warning:" in result.stderr and "no answer to a bank question" in result.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert summary["warnings"] and summary["transcripts"][0]["coverage"]["candidate_words"] == 4
+
+
+def test_candidates_are_ranked_and_exported_one_row_per_candidate_and_question(tmp_path: Path) -> None:
+    import csv
+
+    paths = []
+    for conversation in conversations()[:3]:
+        path = tmp_path / f"{conversation['name']}.vtt"
+        path.write_text(render(conversation, "zoom.vtt"), encoding="utf-8")
+        paths.append(str(path))
+    out, sheet = tmp_path / "out", tmp_path / "scores.csv"
+    result = CliRunner().invoke(app, ["batch", *paths, "--out", str(out), "--csv", str(sheet), "--no-progress"],
+                                env=OFFLINE)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    ranked = summary["ranking"]["candidates"]
+    assert [r["rank"] for r in ranked] == [1, 2, 3] or sorted(r["rank"] for r in ranked)[0] == 1
+    assert [r["pct"] for r in ranked] == sorted((r["pct"] for r in ranked), reverse=True)
+    assert {r["candidate"] for r in ranked} == {"Maya Chen", "Arjun Nair", "Sara Lopez"}
+    rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
+    assert len(rows) == summary["answers"] == sum(len(c["expect"]) for c in conversations()[:3])
+    assert {"candidate", "question_id", "score", "max_score", "pct"} <= set(rows[0])
+    assert "## Ranking" in (out / "report.md").read_text(encoding="utf-8")
+    assert 'id="ranking"' in (out / "report.html").read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from grader.batch.ranking import ranking
 from grader.errors import InputError
 from grader.metrics import pearson, spearman
 from grader.version import __version__
@@ -265,6 +266,7 @@ def build_summary(
         "pending": sum(t["pending"] for t in transcripts),
         "warnings": [w for s in (plan.sources if plan else []) for w in s.warnings],
         "skipped": plan.skipped if plan else [],
+        "ranking": ranking(transcripts, records),
         "read_notes": plan.notes if plan else [],
     }
     summary["complete"] = summary["pending"] == 0

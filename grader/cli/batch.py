@@ -114,6 +114,10 @@ def batch(
         OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write one row per candidate x question to this CSV file.", show_default=False),
+    ] = None,
     plan_file: Annotated[
         Path | None,
         typer.Option(
@@ -191,6 +195,8 @@ def batch(
         progress.stop()
     _print_outcome(outcome, output_format)
     summary = outcome.summary
+    if csv_file is not None:
+        _write_csv(csv_file, outcome.out, settings)
     _print_inputs(summary.get("skipped", []), summary.get("read_notes", []), summary.get("warnings", []))
     if outcome.stopped == "over_budget":
         raise BudgetExceeded(
@@ -270,6 +276,18 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
         )
     elif pending:
         typer.echo(f"{pending} answer(s) pending: run the same command with --resume to grade them.")
+
+
+def _write_csv(path: Path, out: Path, settings: Settings) -> None:
+    from grader.bank.base import Bank
+    from grader.bank.questions import load_questions
+    from grader.batch.ranking import results_csv
+    from grader.batch.reports import RESULTS, read_results, write_atomic
+
+    records, _ = read_results(out / RESULTS, repair=False)
+    questions = {q.id: q.question for q in load_questions(Bank.open(settings.bank))}
+    write_atomic(path, results_csv(records, questions))
+    typer.echo(f"CSV: {path} ({len(records)} rows, one per candidate x question)")
 
 
 def _write_plan(path: Path, report: DryRun) -> None:
