@@ -60,3 +60,28 @@ def test_a_plan_naming_an_id_not_in_the_bank_is_refused_with_the_nearest(tmp_pat
     plan.write_text(json.dumps(document), encoding="utf-8")
     result = batch(str(path), "--out", str(tmp_path / "o2"), "--use-plan", str(plan))
     assert result.exit_code != 0 and "did you mean q08?" in result.stderr
+
+
+def test_llm_match_shows_the_model_the_turns_around_and_the_dry_run_marks_what_it_would_send(
+    fake_server, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+
+    from grader.batch.run import BatchOptions, dry_run, run_batch
+    from grader.config import Settings
+
+    fake_server.choose = lambda body, allowed: "none"
+    path = transcript(tmp_path)
+    settings = Settings(backend="openai", base_url=fake_server.url, bank=Path(__file__).resolve().parent.parent,
+                        cache_path=Path(os.environ["GRADER_CACHE"]))  # fmt: skip
+    planned = dry_run([path], settings, BatchOptions(out=tmp_path / "o", llm_match=True))
+    assert planned.llm_match_calls > 0 and fake_server.requests == []
+    from grader.batch.plan import plan_document
+
+    marked = [q for t in plan_document(planned.plan, planned.would_ask)["transcripts"] for q in t["questions"]
+              if q.get("llm_match")]  # fmt: skip
+    assert 0 < len(marked) <= planned.llm_match_calls  # the rest are follow-ups it would also check
+    run_batch([path], settings, BatchOptions(out=tmp_path / "o", llm_match=True))
+    asked = [b["messages"][1]["content"] for b in fake_server.requests
+             if b["response_format"]["json_schema"]["name"] == "QuestionChoice"]  # fmt: skip
+    assert asked and all("[the candidate, after]" in a and "[the interviewer]" in a for a in asked)

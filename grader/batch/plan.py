@@ -90,6 +90,7 @@ class Corrected:
         """Wrap `matcher` (kept as `.matcher`'s owner for the quiet scorer) with the plan's decisions."""
         self.referee, self.decisions = matcher, decisions
         self.matcher = matcher.matcher
+        self.contexts = matcher.contexts
 
     def __call__(self, asked: str) -> Match:
         """The plan's id for a question it lists, else the matcher's."""
@@ -178,7 +179,7 @@ async def plan_with_llm(
         request = RequestOptions(temperature=settings.effective_temperature, seed=settings.seed)
         asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
                                     model=model, options=request, price=options.price,
-                                    concurrency=options.concurrency)  # fmt: skip
+                                    concurrency=options.concurrency, contexts=referee.contexts)  # fmt: skip
         outcome = replace(asked, decisions={**referee.decisions, **asked.decisions})
         write_decisions(options.out, model, outcome.decisions)
         for failure in asked.failures[:5]:

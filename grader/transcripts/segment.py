@@ -253,7 +253,13 @@ def question_in(text: str, matcher: Matcher, reply_words: int = 0) -> tuple[str,
     return kind, asked, match
 
 
-def _question_in(text: str, matcher: Matcher, reply_words: int = 0) -> tuple[str, str, str, Match | None]:
+CONTEXT_CHARS = 600
+"""Of the turns around a question, what `--llm-match` shows the model (the end before, the start after)."""
+
+
+def _question_in(
+    text: str, matcher: Matcher, reply_words: int = 0, around: tuple[str, str] = ("", "")
+) -> tuple[str, str, str, Match | None]:
     """("none" | "small_talk" | "question", the question as asked, its match) for an interviewer turn.
 
     A turn asks when a sentence ends in "?" or opens with a prompt ("walk me through …"); the asked text runs
@@ -290,6 +296,13 @@ def _question_in(text: str, matcher: Matcher, reply_words: int = 0) -> tuple[str
     quiet: Matcher = inner.match if isinstance(inner, QuestionMatcher) else matcher
     scored = [(vetted(option, quiet(option)), option) for option in options]
     best, asked = max(scored, key=lambda pair: (pair[0].question_id is not None, pair[0].score))
+    contexts = getattr(matcher, "contexts", None)
+    if isinstance(contexts, dict) and len(contexts) < 10_000:  # a referee shows the model the turns around it
+        before, after = around
+        contexts[asked if best.question_id is not None else max(options[:2], key=len)] = (
+            f"[the candidate, before] …{before[-CONTEXT_CHARS:]}\n[the interviewer] {text[-CONTEXT_CHARS:]}\n"
+            f"[the candidate, after] {after[:CONTEXT_CHARS]}…"
+        )
     whole = max(options[:2], key=len)
     asked = asked if best.question_id is not None else whole
     match = vetted(asked, matcher(asked))
@@ -373,7 +386,9 @@ def segment_all(turns: Iterable[Turn], roles: Roles, matcher: Matcher) -> Segmen
         if turn.speaker not in roles.interviewers:
             continue
         reply = len(following.text.split()) if following is not None and following.speaker == roles.candidate else 0
-        kind, asked, whole, match = _question_in(turn.text, matcher, reply)
+        after = following.text if following is not None and following.speaker == roles.candidate else ""
+        before = open_.answer if open_ is not None else ""
+        kind, asked, whole, match = _question_in(turn.text, matcher, reply, (before, after))
         if kind == "none":
             if len(turn.text.split()) > LONG_STATEMENT_WORDS:
                 open_, silence = None, "after an interviewer's statement"
