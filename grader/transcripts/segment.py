@@ -335,7 +335,9 @@ def is_follow_up(asked: str, match: Match, open_: Exchange) -> bool:
     named = len(set(topic_tokens(asked[: anaphor.start()])) - _context(open_)) if anaphor is not None else 99
     anaphoric = len(words) <= 12 and named <= 1 and new <= NEW_WORDS_FOR_NEW_TOPIC + 1
     # "Why does the Wasserstein loss help?" right after an answer about the Wasserstein loss.
-    picks_up = len(words) <= 8 and new <= 1 and bool(set(topic_tokens(asked)) & set(topic_tokens(open_.answer[-6000:])))
+    # "So you'd basically retrain the whole thing every time the data changes" after an answer about retraining.
+    shared = len(set(topic_tokens(asked)) & set(topic_tokens(open_.answer[-6000:])))
+    picks_up = new <= 1 and ((len(words) <= 8 and shared >= 1) or (len(words) <= 25 and shared >= 2))
     if match.question_id is not None:
         # "Have you used it in production?" names a topic of the bank, but "it" is the open question's subject.
         # A bank question that names its own subject first ("RLHF, explain it …") is a new question.
