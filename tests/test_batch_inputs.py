@@ -20,7 +20,7 @@ OFFLINE = {"OPENAI_API_KEY": "", "GRADER_BACKEND": "offline", "GRADER_NO_CACHE":
 
 
 def mixed_folder(root: Path) -> dict[str, Any]:
-    maya, arjun, sara, kevin = conversations()
+    maya, arjun, sara, kevin = conversations()[:4]
     folder = root / "transcripts"
     (folder / ".obsidian").mkdir(parents=True)
     (folder / "older").mkdir()

@@ -37,7 +37,8 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
      r"|real value|example of an? (?:company|business|team|product)"
      r"|successful(?:ly)? (?:deploy\w*|implement\w*|project|rollout|use)"
      r"|worked (?:really )?well in (?:industry|production)", "casestudy"),
-    (r"stay(?:ing)? (?:up[- ]to[- ]date|updated|current|on top)|keep(?:ing)? (?:up|current|pace)"
+    (r"(?:keep|stay)\w* (?:\w+ ){0,3}up[- ]to[- ]date|fast[- ]moving"
+     r"|stay(?:ing)? (?:up[- ]to[- ]date|updated|current|on top)|keep(?:ing)? (?:up|current|pace)"
      r"|latest (?:advances|advancements|research|developments|papers)|new papers|newsletters?", "keepup"),
     (r"intellectual property|copyrights?|\bip\b|ownership|who owns|licen[cs]\w*", "ipright"),
     (r"deep ?fakes?|face[- ]swaps?|voice clon\w*", "deepfake"),
@@ -66,7 +67,8 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"reproduc\w*|replicat\w*|determinis\w*|re-?runs?|same (?:results|numbers|outputs?)", "reproduce"),
     (r"over-?fit\w*|memori[sz]\w*|generali[sz]\w*", "overfit"),
     (r"interpret\w*|visuali[sz]\w*|explainab\w*|inspect\w*|make sense of", "interpret"),
-    (r"limitations?|shortcomings?|weakness\w*|falls? short|can'?t .{0,40}\bdo\b|still bad at|not (?:yet )?good at"
+    (r"limitations?|shortcomings?|weakness\w*|falls? short"
+     r"|can'?t (?:yet |really |still )?do\b|what can'?t .{0,40}\bdo\b|still bad at|not (?:yet )?good at"
      r"|(?:isn'?t|aren'?t) (?:yet )?good at", "limitation"),
     (r"google|openai|deepmind|anthropic|meta ai|big (?:ai )?labs?|leading (?:companies|labs)|frontier labs?", "biglab"),
     (r"(?:huge|massive|giant|bigger|larger|very large) models?|\b\d+ ?b(?:illion)?(?: param\w*)? models?", "scale"),
@@ -122,7 +124,8 @@ QUESTION_WORDS = frozenset(
         "process approach work working role key main common primary important significance think know "
         "understand understanding mean means help helps happen happens maybe kind sort bit little quick quickly "
         "briefly let say said go going take taking want like love hear curious question next move now ok okay "
-        "right great thanks thank cool good nice sure interesting experience experienced model models re ve ll"
+        "right great thanks thank cool good nice sure interesting experience experienced model models re ve ll "
+        "uh um er erm hmm ah oh yeah basically actually topic topics bunch first one thing things stuff end"
     )
 )
 

@@ -39,7 +39,7 @@ _PROMPT = re.compile(
 )
 _SMALL_TALK = re.compile(
     r"\b(?:how are you|how'?s it going|how(?:'s| is| was) (?:your|the) (?:day|week|weekend|morning|afternoon|trip)"
-    r"|can i (?:jump|cut) in|quick (?:interruption|sound check)|anything you'?d like to (?:ask|add)"
+    r"|quick sound check|anything you'?d like to (?:ask|add)"
     r"|ask (?:us|me) anything"
     r"|(?:can|could) you (?:hear|see) (?:me|us|my screen)|hear me (?:ok|okay|alright|fine)|you'?re on mute|muted"
     r"|your (?:camera|mic|microphone|audio|video|connection)|good (?:morning|afternoon|evening)"
@@ -68,7 +68,7 @@ _PART_OF = re.compile(
 )
 """A question about a part of what was just said ("the latency part specifically")."""
 _ANAPHOR = re.compile(r"\b(?:it|that|this|those|these|they|them|its|their|which one|either|both)\b", re.I)
-_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s+(?:[—–]|--?)\s+")
 
 
 @dataclass
@@ -116,7 +116,8 @@ _CAREER = re.compile(
     r"|why (?:this|our|the) (?:role|company|team|position|job)|career|job change|changing jobs"
     r"|leav(?:e|ing) (?:your|the) (?:job|role|company|team)|where do you see yourself|proud of|weakness(?:es)?"
     r"|strengths?|relocat\w*|tell (?:me|us) (?:a (?:bit|little) )?about yourself|introduce yourself"
-    r"|your background|hobbies|free time)\b",
+    r"|your background|hobbies|free time|your (?:biggest|favou?rite|proudest|best|worst|hardest)"
+    r"|project you'?ve (?:owned|led|run|worked on|done))\b",
     re.I,
 )
 """Questions about the candidate's career and person: never a bank question, whatever words they share."""
@@ -280,6 +281,8 @@ def _question_in(
             return "none", "", "", None
         tail = " ".join(rest[-3:])
         options = [tail[-MAX_ASKED_CHARS:]]
+        if len(rest) == 1 and len(tail.split()) > 14:  # raw ASR: one long "sentence", the question at its end
+            options.append(" ".join(tail.split()[-12:]))
         if len(rest) > 1:
             options.append(rest[-1][-MAX_ASKED_CHARS:])
     else:
