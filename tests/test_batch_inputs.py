@@ -121,3 +121,14 @@ def test_candidates_are_ranked_and_exported_one_row_per_candidate_and_question(t
     assert {"candidate", "question_id", "score", "max_score", "pct"} <= set(rows[0])
     assert "## Ranking" in (out / "report.md").read_text(encoding="utf-8")
     assert 'id="ranking"' in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_dot_folder_given_by_name_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / ".exports"
+    folder.mkdir()
+    (folder / "maya.vtt").write_text(render(conversations()[0], "teams.vtt"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["batch", str(folder), "--out", str(tmp_path / "o"), "--dry-run", "--format",
+                                      "json"], env=OFFLINE)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["answers"] == len(conversations()[0]["expect"]) and data["skipped"] == []

@@ -337,6 +337,8 @@ def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
         "llm_match_calls": report.llm_match_calls,
         "problems": report.problems,
         "plan": _plan_data(report),
+        "skipped": report.plan.skipped,
+        "warnings": [w for s in report.plan.sources for w in s.warnings],
     }
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
