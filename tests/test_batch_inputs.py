@@ -132,3 +132,20 @@ def test_a_dot_folder_given_by_name_is_read(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["answers"] == len(conversations()[0]["expect"]) and data["skipped"] == []
+
+
+def test_a_teams_docx_with_timing_lines_and_names_on_their_own_lines_is_read(tmp_path: Path) -> None:
+    from grader.transcripts.documents import docx_text
+
+    maya = conversations()[0]
+    paragraphs = []
+    for n, (who, text) in enumerate(maya["turns"]):
+        paragraphs += [f"0:{n // 3}:{n * 20 % 60}.0 --> 0:{n // 3}:{n * 20 % 60 + 19}.500", who, text, ""]
+    path = tmp_path / "teams.docx"
+    write_docx(path, paragraphs)
+    assert docx_text(path).splitlines()[0] == f"{maya['turns'][0][0]}: {maya['turns'][0][1]}"
+    result = CliRunner().invoke(app, ["batch", str(path), "--out", str(tmp_path / "o"), "--dry-run", "--format",
+                                      "json"], env=OFFLINE)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    questions = [q["question_id"] for q in json.loads(result.stdout)["plan"][0]["questions"] if q["question_id"]]
+    assert sorted(questions) == sorted(maya["expect"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,12 +53,37 @@ def docx_text(path: Path) -> str:
         document = docx.Document(str(path))
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on a broken file
         raise InputError(f"{path}: not a readable DOCX ({type(exc).__name__}); {EXPORT_HINT}") from None
-    lines = [p.text for p in document.paragraphs]
+    lines = [line for p in document.paragraphs for line in p.text.splitlines()]
     for table in document.tables:
         for row in table.rows:
             cells = [c.text.strip() for c in row.cells if c.text.strip()]
             lines.append(": ".join(dict.fromkeys(cells)))
-    return "\n".join(lines)
+    return "\n".join(teams_layout(lines))
+
+
+_TEAMS_TIMING = re.compile(r"^\s*\d{1,2}:\d{1,2}:\d{1,2}(?:[.,]\d+)?\s*-->\s*\d{1,2}:\d{1,2}:\d{1,2}(?:[.,]\d+)?\s*$")
+
+
+def teams_layout(lines: list[str]) -> list[str]:
+    """Teams' DOCX layout (a timing line, the speaker's name alone on the next, then the text) as "Name: text".
+
+    Other layouts come back unchanged.
+    """
+    timings = sum(bool(_TEAMS_TIMING.match(line)) for line in lines)
+    if timings < 2:
+        return lines
+    out: list[str] = []
+    speaker: str | None = None
+    for line in lines:
+        if _TEAMS_TIMING.match(line):
+            speaker = ""
+        elif not line.strip():
+            continue
+        elif speaker == "":
+            speaker = line.strip().rstrip(":")
+        elif speaker:
+            out.append(f"{speaker}: {line.strip()}")
+    return out
 
 
 def pdf_text(path: Path) -> str:
