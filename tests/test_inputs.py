@@ -119,3 +119,8 @@ def test_an_evidence_quote_not_in_the_answer_is_marked_on_the_card() -> None:
     found, invented = (line for line in card.splitlines() if "›" in line)
     assert "NOT FOUND" not in found and "two networks compete" in found
     assert "uses a KL term" in invented and "NOT FOUND in the answer" in invented
+
+
+def test_an_answer_over_the_limit_is_cut_between_characters_not_through_one() -> None:
+    result = grade("é".encode() * 600_001)
+    assert result.exit_code == 0 and "not UTF-8" not in result.stderr

@@ -68,7 +68,13 @@ def read_answer(answer: str | None, answer_file: Path | None) -> str:
             if raw is not None
             else sys.stdin.read(MAX_ANSWER_BYTES + 1).encode("utf-8", "surrogateescape")
         )
-        data = data[:MAX_ANSWER_BYTES]
+        if len(data) > MAX_ANSWER_BYTES:  # cut at the limit, but never through a UTF-8 character
+            data = data[:MAX_ANSWER_BYTES]
+            end = len(data)
+            while end > len(data) - 4 and end > 0 and (data[end - 1] & 0xC0) == 0x80:
+                end -= 1
+            if end > 0 and data[end - 1] >= 0xC0:
+                data = data[: end - 1]
     text, encoding = decode_bytes(data, name)
     if encoding is not None:
         typer.echo(f"grader: {name} is not UTF-8; read it as {encoding}", err=True)
