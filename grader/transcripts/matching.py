@@ -57,10 +57,11 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"user interfaces?|\bui\b|front[- ]?ends?|interface design", "userinterface"),
     (r"regulat\w*|legislat\w*|\blaws?\b|legal|policy makers?|policymakers?|compliance|\bai act\b|governments?",
      "regulation"),
-    (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*", "privacy"),
+    (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*|phone numbers?"
+     r"|e-?mail addresses|home addresses|\bleak\w*", "privacy"),
     (r"ethic\w*|moral\w*|responsib\w*|societ\w*|misuse", "ethic"),
     (r"collaborat\w*|cross-functional|work(?:ing)? (?:together )?with (?:domain experts|engineers|scientists)"
-     r"|stakeholders?|domain experts?", "collaborate"),
+     r"|domain experts?", "collaborate"),
     (r"skills?|competenc\w*|knowledge areas?|what makes (?:a |an )?(?:good|great|strong|effective)", "skill"),
     (r"\barchitects?\b", "architectrole"),
     (r"hyper-?parameters?|learning rates?|batch sizes?", "hyperparameter"),
@@ -93,7 +94,8 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"transfer learning|pre-?train\w* models?|foundation models?", "transferlearn"),
     (r"quanti[sz]\w*|int8|int4|lower precision|fewer bits", "quantize"),
     (r"prun\w*|sparsi\w*|distill\w*|compress\w*|smaller models?", "prune"),
-    (r"deploy\w*|production|in prod\b|serving|serve|shipping|ship it", "deploy"),
+    (r"deploy\w*|production|in prod\b|serving|serve|shipping|ship it|go(?:es|ing)? live|live next|millions? of users"
+     r"|real users|roll(?:s|ing)? (?:it )?out|rollout", "deploy"),
     (r"\bperform(?:s|ing)?\b|too slow|slow(?:er)?\b|expensive|costly"
      r"|speed(?:ing)? up|faster|latency|throughput|efficien\w*|inference cost|cheaper|performance", "performance"),
     (r"stabili[sz]\w*|\bstable\b|unstable|instabilit\w*|blow\w* up|explod\w*|diverg\w*", "stabilize"),

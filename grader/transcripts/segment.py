@@ -59,7 +59,7 @@ _FOLLOW_UP = re.compile(
     r"|go (?:a bit )?deeper|what do you mean|why (?:not|that|so|is that)|how so|how come|for example"
     r"|such as|what about|how about|what (?:happens|would happen) (?:if|when)|what if|you (?:mentioned|said|talked)"
     r"|earlier you|just to (?:clarify|check|confirm)|to clarify|follow(?:ing)?[- ]up|on that (?:note|point)"
-    r"|building on that|going back to that|and (?:how|why|what|when|which)\b|how (?:would|do|does|did|could) "
+    r"|building on that|going back to that|how (?:would|do|does|did|could) "
     r"(?:that|this|it|they|those)|is (?:that|this|it) )",
     re.I,
 )
@@ -128,7 +128,8 @@ _BEHAVIOURAL = re.compile(
 )
 """Behavioural framing: a bank question only on a strong match (the bank's questions are technical)."""
 BEHAVIOURAL_THRESHOLD = 0.45
-_LEADING_AND = re.compile(r"^(?:\W*(?:um+|uh+|er|hm+)\W+)*(?:and|but|or|also|plus)\b", re.I)
+_LEADING_AND = re.compile(rf"^(?:\W*(?:um+|uh+|er|hm+)\W+)*{_FILLER}(?:and|but|or|also|plus)\b", re.I)
+"""An opening "and …" continues the open exchange when the question names little that is new."""
 _ASKING_WORD = re.compile(
     r"\b(?:what|how|why|which|when|where|who|can|could|would|do|does|did|is|are|tell|explain|describe|walk|talk"
     r"|curious|wonder\w*|thoughts?|think|share|discuss|compare|approach|handle)\b",
@@ -244,8 +245,19 @@ def vetted(asked: str, match: Match) -> Match:
     return match
 
 
+_NOD = re.compile(
+    r"\b(?:makes? sense|i see|gotcha|got it|fair enough|fair point|good point|exactly|totally|absolutely|of course"
+    r"|go on|go ahead|keep going|carry on|please continue|continue|mm+-?hm+|uh-?huh|yeah|yep|yes|ok(?:ay)?|right"
+    r"|sure|cool|nice|great|perfect|awesome|interesting|wow|hmm+|understood|noted|that'?s (?:fair|helpful|great))\b",
+    re.I,
+)
+
+
 def _is_backchannel(text: str) -> bool:
-    return len(text.split()) <= BACKCHANNEL_WORDS and not _ASKING_WORD.search(text)
+    """A nod ("mm-hmm", "makes sense, go on"): short, asks nothing and names no topic. "RLHF?" is a question."""
+    if len(text.split()) > BACKCHANNEL_WORDS or _ASKING_WORD.search(text):
+        return False
+    return not topic_tokens(_NOD.sub(" ", text))
 
 
 def question_in(text: str, matcher: Matcher, reply_words: int = 0) -> tuple[str, str, Match | None]:
@@ -269,6 +281,8 @@ def _question_in(
     candidate answers it at length (`reply_words`), unless it is a nod ("right, go on").
     """
     parts = sentences(text)
+    pieces: list[str] = []
+    """Parts of the turn, which may firm up the whole turn's best candidate but never switch to another."""
     asking = [i for i, s in enumerate(parts) if is_question(s)]
     real = [i for i in asking if not is_small_talk(parts[i])]
     if not real:
@@ -282,9 +296,9 @@ def _question_in(
         tail = " ".join(rest[-3:])
         options = [tail[-MAX_ASKED_CHARS:]]
         if len(rest) == 1 and len(tail.split()) > 14:  # raw ASR: one long "sentence", the question at its end
-            options.append(" ".join(tail.split()[-12:]))
+            pieces.append(" ".join(tail.split()[-12:]))
         if len(rest) > 1:
-            options.append(rest[-1][-MAX_ASKED_CHARS:])
+            pieces.append(rest[-1][-MAX_ASKED_CHARS:])
     else:
         first = real[0]
         options = [" ".join(parts[first:])[:MAX_ASKED_CHARS]]
@@ -292,21 +306,25 @@ def _question_in(
             options.append(" ".join(parts[first - 1 :])[:MAX_ASKED_CHARS])
     clause = _LAST_CLAUSE.search(options[0])
     if clause and len(topic_tokens(clause.group(1))) >= 2:
-        options.append(clause.group(1))
+        pieces.append(clause.group(1))
     # The parts are weighed by the word matcher alone; only the chosen one goes to `matcher`, so a referee that
     # records what it is asked (--llm-match) sees one question per turn.
     inner = getattr(matcher, "matcher", None)
     quiet: Matcher = inner.match if isinstance(inner, QuestionMatcher) else matcher
     scored = [(vetted(option, quiet(option)), option) for option in options]
+    # A piece (the last clause, the end of a long ASR turn) may firm up the whole turn's best candidate, never
+    # switch to another: "…, what would worry you?" alone is about risk; in its context, about deployment.
+    whole_best = quiet(max(options, key=len)).best_id
+    scored += [(m, p) for p in pieces if (m := vetted(p, quiet(p))).best_id == whole_best]
     best, asked = max(scored, key=lambda pair: (pair[0].question_id is not None, pair[0].score))
     contexts = getattr(matcher, "contexts", None)
     if isinstance(contexts, dict) and len(contexts) < 10_000:  # a referee shows the model the turns around it
         before, after = around
-        contexts[asked if best.question_id is not None else max(options[:2], key=len)] = (
+        contexts[asked if best.question_id is not None else max(options, key=len)] = (
             f"[the candidate, before] …{before[-CONTEXT_CHARS:]}\n[the interviewer] {text[-CONTEXT_CHARS:]}\n"
             f"[the candidate, after] {after[:CONTEXT_CHARS]}…"
         )
-    whole = max(options[:2], key=len)
+    whole = max(options, key=len)
     asked = asked if best.question_id is not None else whole
     match = vetted(asked, matcher(asked))
     # Whether it follows up is judged on the whole of it (with its topic sentence), whichever part matched best.
@@ -330,9 +348,10 @@ def is_follow_up(asked: str, match: Match, open_: Exchange) -> bool:
     if match.question_id is not None and match.question_id == open_.question_id:
         return True
     words = asked.split()
-    explicit = bool(_LEADING_AND.match(asked) or _FOLLOW_UP.match(asked)) or not topic_tokens(asked)
-    explicit = explicit or (len(words) <= 12 and bool(_PART_OF.search(asked)))
     new = _new_words(asked, open_)
+    conjoined = bool(_LEADING_AND.match(asked)) and (new < NEW_WORDS_FOR_NEW_TOPIC or bool(_ANAPHOR.search(asked)))
+    explicit = conjoined or bool(_FOLLOW_UP.match(asked)) or not topic_tokens(asked)
+    explicit = explicit or (len(words) <= 12 and bool(_PART_OF.search(asked)))
     anaphor = _ANAPHOR.search(asked)
     # "positional encodings, why do we need them" names its own subject before the pronoun.
     named = len(set(topic_tokens(asked[: anaphor.start()])) - _context(open_)) if anaphor is not None else 99
