@@ -58,7 +58,7 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"regulat\w*|legislat\w*|\blaws?\b|legal|policy makers?|policymakers?|compliance|\bai act\b|governments?",
      "regulation"),
     (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*|phone numbers?"
-     r"|e-?mail addresses|home addresses|\bleak\w*", "privacy"),
+     r"|e-?mail addresses|home addresses", "privacy"),
     (r"ethic\w*|moral\w*|responsib\w*|societ\w*|misuse", "ethic"),
     (r"collaborat\w*|cross-functional|work(?:ing)? (?:together )?with (?:domain experts|engineers|scientists)"
      r"|domain experts?", "collaborate"),
