@@ -6,9 +6,9 @@ Rubric models forbid unknown keys, so a typo in a rubric is an error rather than
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from grader.errors import Failure
 
@@ -29,6 +29,16 @@ class Question(StrictModel):
     section: str
     subsection: str | None = None
     question: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    """Other phrasings interviewers use; transcript matching scores each like the question itself."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_aliases(self, handler: Any) -> Any:
+        """A question without aliases dumps as before aliases existed (cache keys and files stay the same)."""
+        data = handler(self)
+        if isinstance(data, dict) and not self.aliases:
+            data.pop("aliases", None)
+        return data
 
 
 class Criterion(StrictModel):

@@ -198,6 +198,8 @@ def test_max_cost_stops_cleanly_before_exceeding(fake_server: FakeOpenAIServer, 
     assert 0 < len(records) < 8 and len(fake_server.requests) == len(records) and spent <= 0.006
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and summary["stopped"] == "over_budget" and summary["pending"] > 0
+    assert f"Graded {len(records)} of 8 answers ({summary['pending']} pending)" in result.stdout
+    assert f"Stopped by --max-cost with {summary['pending']} answer(s) pending" in result.stdout
     finish = CliRunner().invoke(app, [*args, "--resume", "--max-cost", "1", "--price-in", "1", "--price-out", "1"])
     assert finish.exit_code == 0, finish.output
     items = [r["item"] for r in lines(out)]
@@ -268,13 +270,15 @@ def test_cli_json_summary(tmp_path: Path) -> None:
     assert summary["graded"] == 4 and summary["transcripts"][0]["candidate"] == "Priya Raman"
 
 
-def test_an_unparseable_input_stops_the_batch_before_any_call(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_an_unparseable_input_is_listed_and_the_others_graded(fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
     bad = tmp_path / "bad.vtt"
     bad.write_text("WEBVTT\n\n00:00:01 --> 00:00:02\nAnn: hi\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["batch", str(ZOOM), str(bad), "--out", str(tmp_path / "o"), "--base-url",
-                                      fake_server.url])  # fmt: skip
-    assert result.exit_code == 1 and f"Error: {bad}:3: bad cue timing" in result.stderr
-    assert fake_server.requests == [] and not (tmp_path / "o" / "results.jsonl").exists()
+                                      fake_server.url, "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0 and f"grader: skipped {bad}:3: bad cue timing" in result.stderr
+    assert (tmp_path / "o" / "results.jsonl").exists()
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert [s["file"] for s in summary["skipped"]] == [str(bad)]
 
 
 def test_two_batches_cannot_write_one_folder(tmp_path: Path) -> None:

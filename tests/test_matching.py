@@ -195,3 +195,18 @@ def test_generic_question_words_are_not_topics() -> None:
 def test_an_empty_bank_is_refused() -> None:
     with pytest.raises(ValueError):
         QuestionMatcher([])
+
+
+def test_aliases_in_questions_yaml_help_the_matcher() -> None:
+    from grader.models import Question
+
+    plain = [
+        Question(id="q01", section="S", question="Discuss the challenges of deploying large generative models."),
+        Question(id="q02", section="S", question="How does attention work in transformers?"),
+    ]
+    asked = "How would you roll a chatbot out to millions of customers?"
+    before = QuestionMatcher(plain).match(asked)
+    aliased = [plain[0].model_copy(update={"aliases": ["How would you roll a model out to millions of users?"]}),
+               plain[1]]  # fmt: skip
+    after = QuestionMatcher(aliased).match(asked)
+    assert before.question_id is None and after.question_id == "q01" and after.score > before.score

@@ -50,4 +50,21 @@ def find_question(questions: list[Question], question_id: str, bank: Bank | None
     ids = [q.id for q in questions]
     span = f"{ids[0]} … {ids[-1]}" if ids else "none"
     flag = bank.option if bank is not None else ""
-    raise QuestionNotFound(f"no question {question_id!r} in the bank (ids: {span}; see `grader questions{flag}`)")
+    near = nearest_id(question_id, ids)
+    hint = f"; did you mean {near}?" if near else ""
+    raise QuestionNotFound(f"no question {question_id!r} in the bank{hint} (ids: {span}; see `grader questions{flag}`)")
+
+
+def nearest_id(wanted: str, ids: list[str]) -> str | None:
+    """The id a mistyped one most likely means: same letters and number ("q5", "Q005" -> "q05"), else the closest."""
+    import difflib
+    import re
+
+    def key(text: str) -> str:
+        return re.sub(r"0*(\d+)", r"\1", text.strip().casefold())
+
+    same = [i for i in ids if key(i) == key(wanted)]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(wanted.strip().casefold(), [i.casefold() for i in ids], n=1, cutoff=0.6)
+    return next((i for i in ids if close and i.casefold() == close[0]), None)

@@ -52,6 +52,8 @@ class Referee:
     decisions: Mapping[str, str | None] = field(default_factory=dict)
     unsure: dict[str, None] = field(default_factory=dict)
     """Asked questions the word matcher was unsure of and the model has not decided, in order of meeting."""
+    contexts: dict[str, str] = field(default_factory=dict)
+    """The turns around each asked question (noted by the segmenter), shown to the model with it."""
 
     def __call__(self, asked: str) -> Match:
         """The match of one asked question."""
@@ -75,11 +77,17 @@ def decision_schema(candidates: Iterable[str]) -> type[BaseModel]:
     )
 
 
-def messages_for(asked: str, candidates: list[Question]) -> list[Message]:
-    """The request for one asked question; its text sits between tags derived from its own hash."""
+def messages_for(asked: str, candidates: list[Question], context: str = "") -> list[Message]:
+    """The request for one asked question; its text (and the turns around it) sit between tags from its hash.
+
+    `context` is the conversation around the question (the end of the answer before it, the start of the
+    reply after it), so the model can tell a follow-up or a paraphrase from a new topic.
+    """
     tag = "asked-" + answer_tag(asked).removeprefix("answer-")
     listing = "\n".join(f"{q.id}: {q.question}" for q in candidates)
-    user = f"The interviewer asked:\n<{tag}>\n{asked}\n</{tag}>\n\nBank questions:\n{listing}\n\nWhich one is it?"
+    around = f"The conversation around it:\n<{tag}-context>\n{context}\n</{tag}-context>\n\n" if context else ""
+    user = (f"The interviewer asked:\n<{tag}>\n{asked}\n</{tag}>\n\n{around}Bank questions:\n{listing}\n\n"
+            "Which one is it?")  # fmt: skip
     return [Message(role="system", content=SYSTEM), Message(role="user", content=user)]
 
 
@@ -103,6 +111,7 @@ async def referee(
     options: RequestOptions,
     price: Price | None = None,
     concurrency: int = 8,
+    contexts: Mapping[str, str] | None = None,
 ) -> Refereeing:
     """Ask the model about each asked question, `concurrency` at a time."""
     result = Refereeing({})
@@ -114,7 +123,10 @@ async def referee(
         async with slots:
             try:
                 completion = await client.acomplete(
-                    messages_for(text, [questions[q] for q in ranked]), schema, model=model, options=options
+                    messages_for(text, [questions[q] for q in ranked], (contexts or {}).get(text, "")),
+                    schema,
+                    model=model,
+                    options=options,
                 )
             except GraderError as exc:
                 result.failures.append(f"{text[:60]!r}: {exc}")

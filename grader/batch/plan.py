@@ -7,6 +7,7 @@ The word matcher decides by default; with `--llm-match` the model settles what i
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,12 +18,12 @@ from grader.batch.llm_matching import Referee, Refereeing, read_decisions, write
 from grader.batch.llm_matching import referee as referee_calls
 from grader.batch.reports import RESULTS, read_results
 from grader.clients.base import RequestOptions
-from grader.errors import GraderError
+from grader.errors import GraderError, InputError
 from grader.grading.estimate import estimate_tokens
 from grader.grading.service import GradingService
 from grader.pricing import Price
 from grader.transcripts.interview import Plan, plan_inputs
-from grader.transcripts.matching import DEFAULT_THRESHOLD, QuestionMatcher, RubricHints
+from grader.transcripts.matching import DEFAULT_THRESHOLD, Match, QuestionMatcher, RubricHints
 
 
 class Progress(Protocol):
@@ -65,6 +66,10 @@ class BatchOptions:
     match_threshold: float = DEFAULT_THRESHOLD
     llm_match: bool = False
     """Let the model settle the questions the word matcher is unsure of (grader/llm_matching.py)."""
+    encoding: str | None = None
+    """How to decode transcripts that are not UTF-8 (`--encoding`); None: detected."""
+    use_plan: Path | None = None
+    """A plan written by `--plan` and corrected by hand: its question ids overrule the matcher (`--use-plan`)."""
 
 
 def plan_batch(
@@ -72,7 +77,82 @@ def plan_batch(
 ) -> Plan:
     """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
     referee = referee or Referee(word_matcher(service, options))
-    return plan_inputs(paths, referee, _ids(service), interviewers=options.interviewers)
+    matcher: Any = referee
+    if options.use_plan is not None:
+        matcher = Corrected(referee, read_plan(options.use_plan, [q.id for q in service.questions]))
+    return plan_inputs(paths, matcher, _ids(service), interviewers=options.interviewers, encoding=options.encoding)
+
+
+class Corrected:
+    """The matcher, overruled by the question ids of a corrected plan (`--use-plan`)."""
+
+    def __init__(self, matcher: Referee, decisions: dict[str, str | None]) -> None:
+        """Wrap `matcher` (kept as `.matcher`'s owner for the quiet scorer) with the plan's decisions."""
+        self.referee, self.decisions = matcher, decisions
+        self.matcher = matcher.matcher
+        self.contexts = matcher.contexts
+
+    def __call__(self, asked: str) -> Match:
+        """The plan's id for a question it lists, else the matcher's."""
+        found = self.referee(asked)
+        if asked not in self.decisions:
+            return found
+        chosen = self.decisions[asked]
+        score = dict(self.matcher.scores(asked)).get(chosen, 0.0) if chosen else found.score
+        return replace(found, question_id=chosen, score=round(score, 4), best_id=chosen or found.best_id, by="plan")
+
+
+def plan_document(plan: Plan, would_ask: Sequence[str] = ()) -> dict[str, Any]:
+    """The plan as `--plan` writes it: per transcript, every asked question with its bank id (or null)."""
+    sending = set(would_ask)
+    transcripts = []
+    for source in plan.sources:
+        entries: list[dict[str, Any]] = [
+            {"asked": i.asked, "line": i.line, "question_id": i.question_id, "score": i.match_score,
+             "matched_by": i.matched_by, "follow_ups": list(i.follow_ups), "answer_words": len(i.answer.split())}
+            for i in plan.items
+            if i.source == source.source and i.candidate == source.candidate and i.asked is not None
+        ]  # fmt: skip
+        entries += [
+            {"asked": u.get("asked"), "line": u.get("line"), "question_id": None, "score": u.get("match_score"),
+             "matched_by": u.get("matched_by"), "answer_words": u.get("answer_words")}
+            for u in source.unmatched
+        ]  # fmt: skip
+        entries.sort(key=lambda e: int(e["line"] or 0))
+        for entry in entries:
+            if entry["asked"] in sending:
+                entry["llm_match"] = "would ask the model"
+        transcripts.append({"transcript": source.source, "candidate": source.candidate, "coverage": source.coverage,
+                            "questions": entries})  # fmt: skip
+    return {
+        "plan": 1,
+        "how_to_correct": "set a question_id (or null for none) and run again with --use-plan FILE",
+        "transcripts": transcripts,
+        "skipped": plan.skipped,
+    }
+
+
+def read_plan(path: Path, ids: Sequence[str]) -> dict[str, str | None]:
+    """{asked: question id or None} of a plan file; an id not in the bank is an InputError naming the nearest."""
+    from grader.bank.questions import nearest_id
+    from grader.text.textfile import read_text
+
+    try:
+        data = json.loads(read_text(path, "plan file"))
+        entries = [q for t in data["transcripts"] for q in t["questions"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"plan file {path}: not a plan written by --plan ({type(exc).__name__})") from None
+    decisions: dict[str, str | None] = {}
+    for entry in entries:
+        asked, chosen = entry.get("asked"), entry.get("question_id")
+        if not isinstance(asked, str):
+            continue
+        if chosen is not None and chosen not in ids:
+            near = nearest_id(str(chosen), list(ids))
+            hint = f"; did you mean {near}?" if near else ""
+            raise InputError(f"plan file {path}: no question {chosen!r} in the bank{hint} (asked: {asked[:60]!r})")
+        decisions[asked] = chosen
+    return decisions
 
 
 def _ids(service: GradingService) -> set[str]:
@@ -99,7 +179,7 @@ async def plan_with_llm(
         request = RequestOptions(temperature=settings.effective_temperature, seed=settings.seed)
         asked = await referee_calls(referee.unsure, referee.matcher, {q.id: q for q in service.questions}, client,
                                     model=model, options=request, price=options.price,
-                                    concurrency=options.concurrency)  # fmt: skip
+                                    concurrency=options.concurrency, contexts=referee.contexts)  # fmt: skip
         outcome = replace(asked, decisions={**referee.decisions, **asked.decisions})
         write_decisions(options.out, model, outcome.decisions)
         for failure in asked.failures[:5]:
@@ -151,6 +231,8 @@ class DryRun:
     plan: Plan
     llm_match_calls: int = 0
     """Questions `--llm-match` would ask the model about (not counted in the tokens or the cost)."""
+    would_ask: list[str] = field(default_factory=list)
+    """Those questions, as asked."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -167,7 +249,8 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
         report = DryRun(items=len(plan.items), done=0, cached=0, to_call=0, prompt_tokens=0, completion_tokens=0,
                         cost_usd=None, price=price_for(settings.model, options.price), model=settings.model,
                         backend=backend, calls_model=calls_model, token_method=service.counter.method, plan=plan,
-                        llm_match_calls=len(referee.unsure) if options.llm_match else 0)  # fmt: skip
+                        llm_match_calls=len(referee.unsure) if options.llm_match else 0,
+                        would_ask=list(referee.unsure) if options.llm_match else [])  # fmt: skip
         for item in plan.items:
             if item.item_id in done:
                 report.done += 1

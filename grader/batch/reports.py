@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from grader.batch.ranking import ranking
 from grader.errors import InputError
 from grader.metrics import pearson, spearman
 from grader.version import __version__
@@ -229,6 +230,8 @@ def build_summary(
             "unmatched": [u.get("asked") for u in source.unmatched] if source else [],
             "unmatched_detail": source.unmatched if source else [],
             "pending": max(0, source.items - len(items)) if source else 0,
+            "coverage": source.coverage if source else None,
+            "warnings": source.warnings if source else [],
         })  # fmt: skip
     graded = [r for r in records if r.get("status") == "graded"]
     fresh = [r for r in records if not (r.get("provenance") or {}).get("cached")]
@@ -262,10 +265,19 @@ def build_summary(
         ],  # fmt: skip
         "verbosity_bias": verbosity_bias(records),
         "pending": sum(t["pending"] for t in transcripts),
+        "warnings": [w for s in (plan.sources if plan else []) for w in s.warnings],
+        "skipped": plan.skipped if plan else [],
+        "ranking": ranking(transcripts, records),
+        "read_notes": plan.notes if plan else [],
     }
     summary["complete"] = summary["pending"] == 0
     summary.update({"backend": None, "model": None, "stopped": None, "spent_usd": None, "grader_version": __version__})
     summary.update(run or {})
+    matching_cost = ((summary.get("llm_match") or {}).get("usage") or {}).get("cost_usd")
+    if matching_cost:  # the report's cost is what was spent: --llm-match calls included
+        usage = summary["usage"]
+        usage["matching_cost_usd"] = matching_cost
+        usage["cost_usd"] = round((usage["cost_usd"] or 0.0) + matching_cost, 6)
     bias = summary["verbosity_bias"]
     if bias.get("warning") and summary.get("backend") == "offline":
         bias["warning"] += " (the offline grader counts key points covered, and longer answers cover more)"

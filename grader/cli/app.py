@@ -77,7 +77,7 @@ def grade(
     elif output_format is OutputFormat.markdown:
         typer.echo(grade_markdown(result, question), nl=False)
     else:
-        typer.echo(grade_text(result, question), nl=False)
+        typer.echo(grade_text(result, question, text), nl=False)
     if result.status == "ungraded":
         typer.echo(f"grader: ungraded: {result.error}", err=True)
         unreachable = result.failure is not None and result.failure.code in (

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from grader.cli.batch_output import print_dry_run, write_plan
 from grader.cli.options import OutputFormat, StrictOpt, grading_options
 from grader.config import Settings
 from grader.vocabulary import DEFAULT_MATCH_THRESHOLD, DEFAULT_MAX_ANSWER_TOKENS  # noqa: F401  (tests read them here)
 
 if TYPE_CHECKING:
-    from grader.batch.run import BatchOutcome, DryRun
+    from grader.batch.run import BatchOutcome
 
 DEFAULT_CONCURRENCY = 8
 
@@ -114,6 +115,32 @@ def batch(
         OutputFormat, typer.Option("--format", help="text or json (the summary on stdout).")
     ] = OutputFormat.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write one row per candidate x question to this CSV file.", show_default=False),
+    ] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Write the plan (each asked question -> bank id, score, how) to this JSON file.",
+            show_default=False,
+        ),
+    ] = None,
+    use_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--use-plan", help="Grade from a plan written by --plan and corrected by hand.", show_default=False
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="Encoding of transcripts that are not UTF-8 (e.g. cp1252); else detected and said on stderr.",
+            show_default=False,
+        ),
+    ] = None,
     strict: StrictOpt = False,
     provider_batch: Annotated[
         bool,
@@ -155,6 +182,10 @@ def batch(
     from grader.errors import BudgetExceeded
     from grader.pricing import Price
 
+    if output_format is OutputFormat.markdown:
+        raise typer.BadParameter(
+            "batch prints text or json; the Markdown report is written to --out/report.md", param_hint="--format"
+        )
     if (price_in is None) != (price_out is None):
         raise typer.BadParameter("give both --price-in and --price-out", param_hint="--price-in/--price-out")
     options = BatchOptions(
@@ -166,22 +197,44 @@ def batch(
         interviewers=tuple(interviewer or ()),
         match_threshold=match_threshold,
         llm_match=llm_match,
+        encoding=encoding,
+        use_plan=use_plan,
     )
+    if encoding is not None:
+        _check_encoding(encoding)
     if provider_batch or export_requests is not None or import_results is not None:
         _provider_command(paths, settings, options, dry_run=dry_run, export_to=export_requests,
                           import_from=import_results, poll=batch_poll, output_format=output_format,
                           no_progress=no_progress, strict=strict)  # fmt: skip
         return
-    if dry_run:
+    if dry_run or plan_file is not None:
         report = plan_dry_run(paths, settings, options)
-        _print_dry_run(report, output_format)
+        if plan_file is not None:
+            write_plan(plan_file, report)
+    if dry_run:
+        print_dry_run(report, output_format)
+        _print_inputs(report.plan.skipped, report.plan.notes, [w for s in report.plan.sources for w in s.warnings])
+        if strict and report.plan.skipped:
+            raise typer.Exit(code=1)
         return
     progress = _BarProgress(enabled=not no_progress)
     try:
         outcome = run_batch(paths, settings, options, progress=progress)
+    except KeyboardInterrupt:
+        progress.stop()
+        typer.echo(
+            f"grader: interrupted; every answer graded so far is in {out / 'results.jsonl'}. "
+            f"Run the same command with --resume to grade the rest.",
+            err=True,
+        )
+        raise typer.Exit(code=130) from None
     finally:
         progress.stop()
     _print_outcome(outcome, output_format)
+    summary = outcome.summary
+    if csv_file is not None:
+        _write_csv(csv_file, outcome.out, settings)
+    _print_inputs(summary.get("skipped", []), summary.get("read_notes", []), summary.get("warnings", []))
     if outcome.stopped == "over_budget":
         raise BudgetExceeded(
             f"stopped before exceeding --max-cost ${max_cost:g} (spent ${outcome.spent_usd or 0:.4f}); "
@@ -190,6 +243,32 @@ def batch(
     if strict and outcome.summary.get("ungraded", 0):
         typer.echo(f"grader: {outcome.summary['ungraded']} answers ungraded (--strict)", err=True)
         raise typer.Exit(code=1)
+    if strict and summary.get("skipped"):
+        typer.echo(f"grader: {len(summary['skipped'])} file(s) skipped (--strict)", err=True)
+        raise typer.Exit(code=1)
+
+
+def _check_encoding(encoding: str) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise typer.BadParameter(
+            f"{encoding!r} is not an encoding (try cp1252, latin-1)", param_hint="--encoding"
+        ) from None
+
+
+def _print_inputs(skipped: list[dict[str, str]], notes: list[str], warnings: list[str]) -> None:
+    """Every file skipped with its reason, how odd files were read, and transcripts that gave nothing (stderr)."""
+    for note in notes:
+        typer.echo(f"grader: {note}", err=True)
+    for entry in skipped:
+        reason = entry["reason"]
+        said = reason if reason.startswith(entry["file"]) else f"{entry['file']}: {reason}"
+        typer.echo(f"grader: skipped {said}", err=True)
+    for warning in warnings:
+        typer.echo(f"grader: warning: {warning}", err=True)
 
 
 def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
@@ -198,8 +277,11 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     interviews = len(summary["transcripts"])
-    line = f"Graded {summary['graded']} of {summary['answers']} answers"
-    line += f" ({summary['ungraded']} ungraded)" if summary["ungraded"] else ""
+    pending = summary.get("pending", 0)
+    line = f"Graded {summary['graded']} of {summary['answers'] + pending} answers"
+    parts = [f"{summary['ungraded']} ungraded"] if summary["ungraded"] else []
+    parts += [f"{pending} pending"] if pending else []
+    line += f" ({', '.join(parts)})" if parts else ""
     line += f" from {interviews} interview{'s' if interviews != 1 else ''}"
     if summary["mean_pct"] is not None:
         line += f"; mean score {summary['mean_pct']}%"
@@ -225,52 +307,24 @@ def _print_outcome(outcome: BatchOutcome, output_format: OutputFormat) -> None:
         typer.echo(f"Warning: {warning}.")
     out = outcome.out
     typer.echo(f"Results: {out / 'results.jsonl'}  Summary: {out / 'summary.json'}  Report: {out / 'report.html'}")
-
-
-def _print_dry_run(report: DryRun, output_format: OutputFormat) -> None:
-    unmatched = sum(len(s.unmatched) for s in report.plan.sources)
-    data = {
-        "answers": report.items,
-        "interviews": len(report.plan.sources),
-        "unmatched": unmatched,
-        "already_done": report.done,
-        "cached": report.cached,
-        "to_grade": report.to_call,
-        "prompt_tokens": report.prompt_tokens,
-        "completion_tokens_estimate": report.completion_tokens,
-        "token_method": report.token_method,
-        "model": report.model,
-        "backend": report.backend,
-        "cost_usd_estimate": report.cost_usd,
-        "price_per_mtok": None if report.price is None else [report.price.input_per_mtok, report.price.output_per_mtok],
-        "llm_match_calls": report.llm_match_calls,
-        "problems": report.problems,
-    }
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    typer.echo("Dry run: no model call, nothing written.")
-    typer.echo(
-        f"  answers           {report.items} from {len(report.plan.sources)} interview(s); {unmatched} unmatched"
-    )
-    typer.echo(f"  to grade          {report.to_call} (already in --out: {report.done}; in the cache: {report.cached})")
-    typer.echo(f"  prompt tokens     {report.prompt_tokens:,} ({report.token_method})")
-    typer.echo(f"  completion tokens ~{report.completion_tokens:,} (estimated)")
-    if not report.calls_model:
-        typer.echo("  cost              $0 (the offline grader calls no model)")
-    elif report.cost_usd is None:
-        typer.echo(f"  cost              unknown: {report.model} has no listed price; pass --price-in and --price-out")
-    else:
-        assert report.price is not None
+    if outcome.stopped == "over_budget":
         typer.echo(
-            f"  cost              ~${report.cost_usd:.4f} for {report.model} "
-            f"(${report.price.input_per_mtok:g} in / ${report.price.output_per_mtok:g} out per million tokens)"
+            f"Stopped by --max-cost with {pending} answer(s) pending: raise --max-cost and run again with --resume."
         )
-    if report.llm_match_calls:
-        calls = report.llm_match_calls
-        typer.echo(f"  --llm-match       {calls} unsure question(s) would go to the model (not costed)")
-    for problem in report.problems:
-        typer.echo(f"  problem: {problem}")
+    elif pending:
+        typer.echo(f"{pending} answer(s) pending: run the same command with --resume to grade them.")
+
+
+def _write_csv(path: Path, out: Path, settings: Settings) -> None:
+    from grader.bank.base import Bank
+    from grader.bank.questions import load_questions
+    from grader.batch.ranking import results_csv
+    from grader.batch.reports import RESULTS, read_results, write_atomic
+
+    records, _ = read_results(out / RESULTS, repair=False)
+    questions = {q.id: q.question for q in load_questions(Bank.open(settings.bank))}
+    write_atomic(path, results_csv(records, questions))
+    typer.echo(f"CSV: {path} ({len(records)} rows, one per candidate x question)")
 
 
 # --- the provider Batch API path (grader/batch/provider.py) ---------------------------------------------------
@@ -293,7 +347,7 @@ def _provider_command(paths: list[Path], settings: Settings, options: Any, *, dr
             report.price = rate.price
             tokens = (report.prompt_tokens, report.completion_tokens)
             report.cost_usd = None if rate.price is None else round(rate.price.cost(*tokens), 6)
-        _print_dry_run(report, output_format)
+        print_dry_run(report, output_format)
         if output_format is OutputFormat.text and report.calls_model:
             typer.echo(f"  priced at the Batch API rate: {rate.source}")
         return

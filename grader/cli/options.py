@@ -45,18 +45,40 @@ class GuardedGroup(TyperGroup):
 
 
 def read_answer(answer: str | None, answer_file: Path | None) -> str:
-    """The answer from --answer, --answer-file or standard input (never waiting on a terminal)."""
+    """The answer from --answer, --answer-file or standard input (never waiting on a terminal).
+
+    Any bytes are read: text that is not UTF-8 is decoded with a detected encoding, said on stderr.
+    """
     from grader.errors import InputError
+    from grader.text.textfile import decode_bytes, read_bytes
 
     if answer is not None and answer_file is not None:
         raise InputError("give the answer once: --answer or --answer-file, not both")
     if answer is not None:
-        return answer
-    if answer_file is not None:
-        return read_text_file(answer_file, "answer file")
-    if sys.stdin is None or sys.stdin.isatty():
+        data, name = answer.encode("utf-8", "surrogateescape"), "--answer"
+    elif answer_file is not None:
+        name = f"answer file {answer_file}"
+        data = read_bytes(answer_file, name, max_bytes=MAX_ANSWER_BYTES)
+    elif sys.stdin is None or sys.stdin.isatty():
         raise InputError("no answer: pass --answer TEXT, --answer-file PATH, or pipe the answer on standard input")
-    return sys.stdin.read(MAX_ANSWER_BYTES + 1)[:MAX_ANSWER_BYTES]
+    else:
+        name, raw = "standard input", getattr(sys.stdin, "buffer", None)
+        data = (
+            raw.read(MAX_ANSWER_BYTES + 1)
+            if raw is not None
+            else sys.stdin.read(MAX_ANSWER_BYTES + 1).encode("utf-8", "surrogateescape")
+        )
+        if len(data) > MAX_ANSWER_BYTES:  # cut at the limit, but never through a UTF-8 character
+            data = data[:MAX_ANSWER_BYTES]
+            end = len(data)
+            while end > len(data) - 4 and end > 0 and (data[end - 1] & 0xC0) == 0x80:
+                end -= 1
+            if end > 0 and data[end - 1] >= 0xC0:
+                data = data[: end - 1]
+    text, encoding = decode_bytes(data, name)
+    if encoding is not None:
+        typer.echo(f"grader: {name} is not UTF-8; read it as {encoding}", err=True)
+    return text
 
 
 def read_text_file(path: Path, what: str) -> str:
@@ -158,7 +180,9 @@ def grading_options(names: tuple[str, ...] = GRADING) -> Callable[[Callable[...,
         @functools.wraps(command)
         def run(**values: Any) -> None:
             chosen = {name: values.pop(name) for name in names}
-            command(settings=build_settings(**chosen), **values)
+            settings = build_settings(announce=False, **chosen)
+            command(settings=settings, **values)
+            announce_fallback(settings)  # after the work, so an informational notice never comes before an error
 
         parameters = [*own, *added]
         run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
@@ -183,7 +207,7 @@ else:
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any answer ends ungraded.")]
 
 
-def build_settings(**options: Any) -> Settings:
+def build_settings(*, announce: bool = True, **options: Any) -> Settings:
     """Environment first, then the options given on top (None: not given); announces the offline fallback.
 
     Options are named as the Settings fields (`no_cache=True` is accepted for `use_cache=False`).
@@ -194,10 +218,16 @@ def build_settings(**options: Any) -> Settings:
         options["use_cache"] = not options.pop("no_cache")
     values = {name: value.value if isinstance(value, StrEnum) else value for name, value in options.items()}
     settings = settings_from_env().with_overrides(**values)
+    if announce:
+        announce_fallback(settings)
+    return settings
+
+
+def announce_fallback(settings: Settings) -> None:
+    """Say on stderr that no LLM is configured and the offline grader is grading."""
     if settings.offline_fallback:
         typer.echo(
             "grader: no LLM configured (set OPENAI_API_KEY, or --base-url for a local server): grading with the "
             "built-in offline grader, whose score is a key-point estimate, not a model's reading of the answer.",
             err=True,
         )
-    return settings

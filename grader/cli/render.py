@@ -40,8 +40,11 @@ def _usage_line(grade: Grade) -> str | None:
     return f"Usage: {usage.prompt_tokens or 0} prompt + {usage.completion_tokens or 0} completion tokens{cost}{cached}"
 
 
-def grade_text(grade: Grade, question: Question | None = None) -> str:
-    """A card for the terminal."""
+def grade_text(grade: Grade, question: Question | None = None, answer: str | None = None) -> str:
+    """A card for the terminal; given the answer, each evidence quote not found in it is marked on its line."""
+    from grader.scoring import normalize_for_match, quote_in_answer
+
+    normalized = normalize_for_match(answer) if answer is not None else None
     lines = []
     title = f"{grade.question_id}" + (f" · {question.question}" if question else "")
     lines.append(_shorten(title, WIDTH))
@@ -72,7 +75,10 @@ def grade_text(grade: Grade, question: Question | None = None) -> str:
             if c.rationale and not for_candidate:
                 lines.append(_wrap(c.rationale, "      "))
             for quote in c.evidence[:3]:
-                lines.append(_wrap(f"“{quote}”", "      › ", hang=1))
+                missing = normalized is not None and not quote_in_answer(quote, normalized)
+                lines.append(
+                    _wrap(f"“{quote}”" + (" [NOT FOUND in the answer]" if missing else ""), "      › ", hang=1)
+                )
     fb = grade.feedback
     for heading, items in (("Strengths", fb.strengths), ("Gaps", fb.gaps), ("Misconceptions", fb.misconceptions)):
         if items:

@@ -142,6 +142,8 @@ def show(
     bank: BankOpt = None,
 ) -> None:
     """Show a question's rubric."""
+    if output_format is OutputFormat.markdown:
+        raise typer.BadParameter("rubric show prints text or json", param_hint="--format")
     from grader.bank.questions import find_question, load_questions
     from grader.bank.rubrics import load_rubric
     from grader.scoring import criterion_points

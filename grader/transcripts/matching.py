@@ -28,13 +28,17 @@ GRAM_SHARE = 0.25
 # Applied to folded (lower-case) text, in order, before tokenising: interviewers' rephrasings meet the bank's
 # wording. The first pattern that matches a span wins, so specific phrases come before general ones.
 PARAPHRASES: tuple[tuple[str, str], ...] = (
-    (r"failure modes?|go(?:es)? wrong|went wrong|goes? awry|pitfalls?|problems?|issues?|difficult(?:y|ies)"
+    (r"failure modes?|go(?:es)? (?:badly |very |horribly )?wrong|went wrong|what'?s hard|\bhard\b"
+     r"|goes? awry|pitfalls?|problems?|issues?|difficult(?:y|ies)"
      r"|hard parts?|troubles?|tricky|gotchas?|headaches?|struggles?", "challenge"),
     (r"lessons? (?:you )?learn\w*|post-?mortems?|(?:project|deployment|launch)s? (?:that )?(?:failed|flopped)"
      r"|didn'?t (?:work|go well)|went badly|suboptimal|failed|flop\w*", "failedproject"),
-    (r"case stud(?:y|ies)|success stor(?:y|ies)|successful(?:ly)? (?:deploy\w*|implement\w*|project|rollout|use)"
+    (r"case stud(?:y|ies)|success stor(?:y|ies)"
+     r"|real value|example of an? (?:company|business|team|product)"
+     r"|successful(?:ly)? (?:deploy\w*|implement\w*|project|rollout|use)"
      r"|worked (?:really )?well in (?:industry|production)", "casestudy"),
-    (r"stay(?:ing)? (?:up[- ]to[- ]date|updated|current|on top)|keep(?:ing)? (?:up|current|pace)"
+    (r"(?:keep|stay)\w* (?:\w+ ){0,3}up[- ]to[- ]date|fast[- ]moving"
+     r"|stay(?:ing)? (?:up[- ]to[- ]date|updated|current|on top)|keep(?:ing)? (?:up|current|pace)"
      r"|latest (?:advances|advancements|research|developments|papers)|new papers|newsletters?", "keepup"),
     (r"intellectual property|copyrights?|\bip\b|ownership|who owns|licen[cs]\w*", "ipright"),
     (r"deep ?fakes?|face[- ]swaps?|voice clon\w*", "deepfake"),
@@ -43,31 +47,37 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"drug (?:discovery|design)|pharma\w*|molecul\w*|proteins?|healthcare|medic(?:al|ine)|clinical|patients?",
      "health"),
     (r"\bart\b|artists?|artwork|music\w*|creative|creativity|paintings?|songs?|composers?", "creativefield"),
-    (r"synthetic data|data augmentation|augment\w*|fake data for training", "syntheticdata"),
-    (r"imbalanc\w*|skew\w*|under-?represent\w*|minority class(?:es)?|rare class(?:es)?", "imbalance"),
+    (r"retrieval[- ]augmented(?: generation)?|\brag\b|retrieval[- ]based|vector (?:databases?|stores?|search)",
+     "retrievalgen"),
+    (r"synthetic (?:\w+ )?data|data augmentation|augment\w*|fake data for training", "syntheticdata"),
+    (r"imbalanc\w*|majority class\w*|\bmajority\b|skew\w*"
+     r"|under-?represent\w*|minority class(?:es)?|rare class(?:es)?", "imbalance"),
     (r"neuro\w*|brains?|cognitive|cognition|psycholog\w*", "neuro"),
     (r"user experiences?|\bux\b|digital products?|product experiences?|personali[sz]\w*", "userexperience"),
     (r"user interfaces?|\bui\b|front[- ]?ends?|interface design", "userinterface"),
     (r"regulat\w*|legislat\w*|\blaws?\b|legal|policy makers?|policymakers?|compliance|\bai act\b|governments?",
      "regulation"),
-    (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*", "privacy"),
-    (r"ethic\w*|moral\w*|responsib\w*|societal|misuse", "ethic"),
+    (r"privacy|privat\w*|personal data|\bpii\b|gdpr|hipaa|sensitive data|confidential\w*|phone numbers?"
+     r"|e-?mail addresses|home addresses", "privacy"),
+    (r"ethic\w*|moral\w*|responsib\w*|societ\w*|misuse", "ethic"),
     (r"collaborat\w*|cross-functional|work(?:ing)? (?:together )?with (?:domain experts|engineers|scientists)"
-     r"|stakeholders?|domain experts?", "collaborate"),
+     r"|domain experts?", "collaborate"),
     (r"skills?|competenc\w*|knowledge areas?|what makes (?:a |an )?(?:good|great|strong|effective)", "skill"),
     (r"\barchitects?\b", "architectrole"),
     (r"hyper-?parameters?|learning rates?|batch sizes?", "hyperparameter"),
     (r"reproduc\w*|replicat\w*|determinis\w*|re-?runs?|same (?:results|numbers|outputs?)", "reproduce"),
     (r"over-?fit\w*|memori[sz]\w*|generali[sz]\w*", "overfit"),
     (r"interpret\w*|visuali[sz]\w*|explainab\w*|inspect\w*|make sense of", "interpret"),
-    (r"limitations?|shortcomings?|weakness\w*|falls? short|can'?t .{0,40}\bdo\b|still bad at|not (?:yet )?good at"
+    (r"limitations?|shortcomings?|weakness\w*|falls? short"
+     r"|can'?t (?:yet |really |still )?do\b|what can'?t .{0,40}\bdo\b|still bad at|not (?:yet )?good at"
      r"|(?:isn'?t|aren'?t) (?:yet )?good at", "limitation"),
     (r"google|openai|deepmind|anthropic|meta ai|big (?:ai )?labs?|leading (?:companies|labs)|frontier labs?", "biglab"),
-    (r"(?:huge|massive|giant|bigger|larger|very large) models?", "scale"),
+    (r"(?:huge|massive|giant|bigger|larger|very large) models?|\b\d+ ?b(?:illion)?(?: param\w*)? models?", "scale"),
     (r"future|next (?:few|five|ten) years|coming years|trends?|breakthroughs?|heading|what'?s next", "future"),
     (r"scal(?:e|es|ing)(?: up)?|bigger models|larger models|compute budgets?", "scale"),
     (r"mode dropping|dropp\w* modes?", "modedropping"),
-    (r"low diversity|same (?:\w+ ){0,3}(?:outputs?|images?|samples?|faces?|digits?|things?)"
+    (r"(?:handful|couple|few|small number|small set) of (?:different |distinct )?(?:outputs?|samples?|images?|things?)"
+     r"|low diversity|same (?:\w+ ){0,3}(?:outputs?|images?|samples?|faces?|digits?|things?)"
      r"|lack of (?:diversity|variety)", "modecollapse"),
     (r"divers\w*|variety|varied", "diversity"),
     (r"un-?conditional", "unconditional"),
@@ -84,23 +94,26 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
     (r"transfer learning|pre-?train\w* models?|foundation models?", "transferlearn"),
     (r"quanti[sz]\w*|int8|int4|lower precision|fewer bits", "quantize"),
     (r"prun\w*|sparsi\w*|distill\w*|compress\w*|smaller models?", "prune"),
-    (r"deploy\w*|production|in prod\b|serving|serve|shipping|ship it", "deploy"),
-    (r"speed(?:ing)? up|faster|latency|throughput|efficien\w*|inference cost|cheaper|performance", "performance"),
+    (r"deploy\w*|production|in prod\b|serving|serve|shipping|ship it|go(?:es|ing)? live|live next|millions? of users"
+     r"|real users|roll(?:s|ing)? (?:it )?out|rollout", "deploy"),
+    (r"\bperform(?:s|ing)?\b|too slow|slow(?:er)?\b|expensive|costly"
+     r"|speed(?:ing)? up|faster|latency|throughput|efficien\w*|inference cost|cheaper|performance", "performance"),
     (r"stabili[sz]\w*|\bstable\b|unstable|instabilit\w*|blow\w* up|explod\w*|diverg\w*", "stabilize"),
     (r"loss(?:es)?|objective functions?|objectives?|cost functions?", "loss"),
     (r"differen\w*|differ\b|differs|compare[sd]?|comparison|contrast\w*|versus|\bvs\b|distinguish\w*|set apart",
      "difference"),
-    (r"mitigat\w*|fix(?:es|ed|ing)?|prevent\w*|avoid\w*|counter\w*|remed\w*|combat\w*|deal with|tackl\w*",
+    (r"mitigat\w*|do about|solutions?|solv\w*"
+     r"|fix(?:es|ed|ing)?|prevent\w*|avoid\w*|counter\w*|remed\w*|combat\w*|deal with|tackl\w*",
      "mitigate"),
-    (r"\ban? (?:\w+ ){0,2}(?:application|app)\b|\bapps?\b", "softwareapp"),
+    (r"\ban?\s+(?:\w+\s+){0,2}(?:application|app)\b|\bapps?\b", "softwareapp"),
     (r"use[- ]cases?|applications?|real[- ]world uses?|where (?:is|are) .{1,40} used", "application"),
     (r"industr(?:y|ies)|sectors?|domains?|enterprises?|businesses", "industry"),
-    (r"risks?|harms?|dangers?|downsides?|threats?", "risk"),
+    (r"risks?|harms?|dangers?|downsides?|threats?|worr(?:y|ies|ied|ying)|concerns?|concerning", "risk"),
     (r"attention|attend", "attention"),
-    (r"building blocks|components?|pieces|parts|ingredients", "component"),
+    (r"building blocks|put together|made up of|consists? of|components?|pieces|parts|ingredients", "component"),
     (r"advance(?:ment)?s?|progress|push\w* (?:\w+ )?forward|contribut\w*|driv\w* (?:the )?(?:progress|field)",
      "advance"),
-    (r"classic(?:al)?|traditional|conventional|discriminative|old-school", "traditional"),
+    (r"classic(?:al)?|traditional|conventional|discriminative|old-school|predictive", "traditional"),
     (r"make sure|ensur\w*|guarantee\w*", "ensure"),
     (r"transformers?", "transformer"),
 )  # fmt: skip
@@ -113,7 +126,8 @@ QUESTION_WORDS = frozenset(
         "process approach work working role key main common primary important significance think know "
         "understand understanding mean means help helps happen happens maybe kind sort bit little quick quickly "
         "briefly let say said go going take taking want like love hear curious question next move now ok okay "
-        "right great thanks thank cool good nice sure interesting experience experienced model models"
+        "right great thanks thank cool good nice sure interesting experience experienced model models re ve ll "
+        "uh um er erm hmm ah oh yeah basically actually topic topics bunch first one thing things stuff end"
     )
 )
 
@@ -178,7 +192,9 @@ class QuestionMatcher:
         self.ids = [q.id for q in questions]
         hints = hints or {}
         bags: list[dict[str, float]] = []
+        alias_bags: list[list[dict[str, float]]] = []
         for question in questions:
+            alias_bags.append([_weighted([(alias, 1.0)]) for alias in question.aliases if alias.strip()])
             parts: list[tuple[str, float]] = [(question.question, 1.0), (question.subsection or "", 0.2)]
             hint = hints.get(question.id)
             if isinstance(hint, Rubric):
@@ -188,12 +204,16 @@ class QuestionMatcher:
                 parts.extend((str(d), 0.12) for d in hint.descriptions)
             bags.append(_weighted(parts))
         frequency: Counter[str] = Counter()
-        for bag in bags:
-            frequency.update(set(bag))
+        for bag, aliases in zip(bags, alias_bags, strict=True):
+            frequency.update(set(bag).union(*aliases))
         count = len(bags)
         self.idf = {t: math.log((1 + count) / (1 + df)) + 1.0 for t, df in frequency.items()}
         self._vectors = [self._unit({t: w * self.idf[t] for t, w in bag.items()}) for bag in bags]
         self._grams = [self._gram_vector(bag) for bag in bags]
+        self._aliases = [
+            [(self._unit({t: w * self.idf[t] for t, w in bag.items()}), self._gram_vector(bag)) for bag in aliases]
+            for aliases in alias_bags
+        ]
         self._seen: dict[str, Match] = {}
 
     @staticmethod
@@ -217,9 +237,15 @@ class QuestionMatcher:
         counts = Counter(words)
         query = self._unit({t: (1 + math.log(n)) * self.idf.get(t, default_idf) for t, n in counts.items()})
         grams = self._gram_vector({t: 1.0 + math.log(n) for t, n in counts.items()})
+
+        def score(vector: dict[str, float], gram_vector: dict[str, float]) -> float:
+            return (1 - GRAM_SHARE) * cosine(query, vector) + GRAM_SHARE * cosine(grams, gram_vector)
+
         ranked = [
-            (qid, (1 - GRAM_SHARE) * cosine(query, vector) + GRAM_SHARE * cosine(grams, gram_vector))
-            for qid, vector, gram_vector in zip(self.ids, self._vectors, self._grams, strict=True)
+            (qid, max([score(vector, gram_vector), *(score(v, g) for v, g in aliases)]))
+            for qid, vector, gram_vector, aliases in zip(
+                self.ids, self._vectors, self._grams, self._aliases, strict=True
+            )
         ]
         return sorted(ranked, key=lambda item: -item[1])
 
