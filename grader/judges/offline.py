@@ -243,7 +243,7 @@ class OfflineJudge:
     def stating(self, rubric: Rubric, question: str, claim_text: str, answer: str) -> Span | None:
         """The sentence of an answer that states a claim, matched as the rubric's misconceptions are (for lint)."""
         index = self._rubric_index(rubric, question)
-        claim = _claim(claim_text, index.topic, self.params, MIN_EXAMPLE_WORDS)
+        claim = _claim(claim_text, self.params, MIN_EXAMPLE_WORDS)
         if claim is None:
             return None
         wanted = _Claim(claim, tuple(claim.words.items()), 0, _own(claim, index.topic))
@@ -408,7 +408,7 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
     }
     claims = []
     for text in [*rubric.misconceptions, *rubric.red_flags]:
-        claim = _claim(text, topic, params)
+        claim = _claim(text, params)
         if claim is None:
             continue
         related = [sum(claim.words.get(w, 0.0) for p in c.points for k in p.clauses for w in k.words) for c in criteria]
@@ -417,7 +417,7 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
     return _RubricIndex(rubric, criteria, claims, credit, hardened, topic)
 
 
-def _claim(text: str, topic: frozenset[str], params: OfflineParams, least: int = 2) -> Statement | None:
+def _claim(text: str, params: OfflineParams, least: int = 2) -> Statement | None:
     return claim_statement(text, params.rarity_floor, params.claim_least_weight, least)
 
 
