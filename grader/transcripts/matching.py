@@ -11,6 +11,7 @@ never forced onto a bank question. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -119,6 +120,48 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _PARAPHRASE_RE = [(re.compile(rf"\b(?:{pattern})"), f" {word} ") for pattern, word in PARAPHRASES]
 
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (`a|b(?:c|d)` -> `a`, `b(?:c|d)`)."""
+    parts, depth, start, index = [], 0, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    return [*parts, pattern[start:]]
+
+
+def _literal_prefix(branch: str) -> str:
+    """The plain text every match of an alternative starts with ("" when it starts with a group or class)."""
+    branch = branch.removeprefix("\\b")
+    prefix = ""
+    for index, char in enumerate(branch):
+        if not (char.isalnum() or char in " '-") or branch[index + 1 : index + 2] in ("?", "*", "{"):
+            break
+        prefix += char
+    return prefix
+
+
+def _needs(pattern: str) -> tuple[str, ...] | None:
+    """Texts one of which a text must hold for the pattern to match in it; None when that cannot be told."""
+    prefixes = tuple(_literal_prefix(branch) for branch in _branches(pattern))
+    return None if "" in prefixes else prefixes
+
+
+# A pattern none of whose alternatives' leading words is in the text cannot match it: its 70-odd scans per
+# question (the most of reading a transcript) are skipped for such patterns, which is almost all of them.
+_PARAPHRASE_STEPS = [
+    (regex, word, _needs(pattern)) for (regex, word), (pattern, _) in zip(_PARAPHRASE_RE, PARAPHRASES, strict=True)
+]
+
 # Words any interview question may carry: they say nothing about which question it is.
 QUESTION_WORDS = frozenset(
     tokens(
@@ -160,10 +203,16 @@ class Match:
 
 def topic_tokens(text: str) -> list[str]:
     """The content tokens of a question, after paraphrase folding, without generic question words."""
+    return list(_topic_tokens(text))
+
+
+@functools.lru_cache(maxsize=4096)  # segmenting asks again about the same turns (an open exchange's context)
+def _topic_tokens(text: str) -> tuple[str, ...]:
     folded = text.casefold()
-    for pattern, word in _PARAPHRASE_RE:
-        folded = pattern.sub(word, folded)
-    return [t for t in tokens(folded) if t not in QUESTION_WORDS]
+    for pattern, word, needs in _PARAPHRASE_STEPS:
+        if needs is None or any(need in folded for need in needs):
+            folded = pattern.sub(word, folded)
+    return tuple(t for t in tokens(folded) if t not in QUESTION_WORDS)
 
 
 def _weighted(parts: Sequence[tuple[str, float]]) -> dict[str, float]:
