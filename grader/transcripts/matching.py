@@ -210,7 +210,7 @@ def topic_tokens(text: str) -> list[str]:
 def _topic_tokens(text: str) -> tuple[str, ...]:
     folded = text.casefold()
     for pattern, word, needs in _PARAPHRASE_STEPS:
-        if needs is None or any(need in folded for need in needs):
+        if needs is None or any(map(folded.__contains__, needs)):
             folded = pattern.sub(word, folded)
     return tuple(t for t in tokens(folded) if t not in QUESTION_WORDS)
 
