@@ -139,24 +139,65 @@ def _branches(pattern: str) -> list[str]:
     return [*parts, pattern[start:]]
 
 
-def _literal_prefix(branch: str) -> str:
-    """The plain text every match of an alternative starts with ("" when it starts with a group or class)."""
-    branch = branch.removeprefix("\\b")
-    prefix = ""
-    for index, char in enumerate(branch):
-        if not (char.isalnum() or char in " '-") or branch[index + 1 : index + 2] in ("?", "*", "{"):
-            break
-        prefix += char
-    return prefix
+def _end_of(pattern: str, index: int) -> int:
+    """The index just after the group or character class that opens at `index`."""
+    depth = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return index
+
+
+def _branch_needs(branch: str) -> tuple[str, ...] | None:
+    """Texts one of which every match of an alternative holds: its longest plain run, or a group's needs."""
+    found: list[tuple[str, ...]] = []
+    run, index = "", 0
+    while index < len(branch):
+        char = branch[index]
+        if char in "([" or char == "\\" or not (char.isalnum() or char in " '-"):
+            found.append((run,))
+            run = ""
+            after = _end_of(branch, index) if char in "([" else index + (2 if char == "\\" else 1)
+            optional = branch[after : after + 1] in ("?", "*", "{")
+            if branch.startswith("(?:", index) and not optional:
+                inner = _needs(branch[index + 3 : after - 1])
+                found.append(inner or ("",))
+            index = after
+            continue
+        if branch[index + 1 : index + 2] in ("?", "*", "{"):
+            found.append((run,))
+            run, index = "", index + 2
+            continue
+        run += char
+        index += 1
+        if branch[index : index + 1] == "+":
+            found.append((run,))
+            run = ""
+    found.append((run,))
+    best = max(found, key=lambda needs: min(len(need) for need in needs))
+    return best if min(len(need) for need in best) > 0 else None
 
 
 def _needs(pattern: str) -> tuple[str, ...] | None:
     """Texts one of which a text must hold for the pattern to match in it; None when that cannot be told."""
-    prefixes = tuple(_literal_prefix(branch) for branch in _branches(pattern))
-    return None if "" in prefixes else prefixes
+    needs: list[str] = []
+    for branch in _branches(pattern):
+        found = _branch_needs(branch)
+        if found is None:
+            return None
+        needs.extend(found)
+    return tuple(dict.fromkeys(needs))
 
 
-# A pattern none of whose alternatives' leading words is in the text cannot match it: its 70-odd scans per
+# A pattern none of whose alternatives' plain texts is in the text cannot match it: its 70-odd scans per
 # question (the most of reading a transcript) are skipped for such patterns, which is almost all of them.
 _PARAPHRASE_STEPS = [
     (regex, word, _needs(pattern)) for (regex, word), (pattern, _) in zip(_PARAPHRASE_RE, PARAPHRASES, strict=True)
