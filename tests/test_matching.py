@@ -210,3 +210,30 @@ def test_aliases_in_questions_yaml_help_the_matcher() -> None:
                plain[1]]  # fmt: skip
     after = QuestionMatcher(aliased).match(asked)
     assert before.question_id is None and after.question_id == "q01" and after.score > before.score
+
+
+def test_skipping_paraphrases_that_cannot_match_changes_nothing() -> None:
+    """topic_tokens skips a pattern when no alternative's leading text is present: the same tokens as applying all."""
+    import re
+
+    from grader.bank.base import shipped_bank_root
+    from grader.text.textsim import tokens
+    from grader.transcripts import matching
+
+    def every_pattern(text: str) -> list[str]:
+        folded = text.casefold()
+        for pattern, word in matching._PARAPHRASE_RE:
+            folded = pattern.sub(word, folded)
+        return [t for t in tokens(folded) if t not in matching.QUESTION_WORDS]
+
+    root = shipped_bank_root()
+    lines = [line for path in [root / "questions.yaml", *sorted((root / "rubrics").glob("*.yaml"))]
+             for line in path.read_text("utf-8").splitlines()]  # fmt: skip
+    texts = [*lines, *(" ".join(lines[i : i + 6]) for i in range(0, len(lines), 3))]
+    texts += ["So what goes horribly wrong?", "e-mail addresses, IP and ART", "What can't it really do?",
+              "A 70b param model vs an app", "keeping myself up-to-date", "Un-conditional GANs", "re-runs"]  # fmt: skip
+    hits = 0
+    for text in texts:
+        assert matching.topic_tokens(text) == every_pattern(text), text
+        hits += any(re.search(r"\b(?:" + p + ")", text.casefold()) for p, _ in matching.PARAPHRASES)
+    assert hits > len(texts) / 4

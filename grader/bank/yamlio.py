@@ -93,8 +93,7 @@ def load_yaml(path: Path) -> Located:
     except UnicodeDecodeError as exc:
         raise BankError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        lines, data = _parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -104,10 +103,28 @@ def load_yaml(path: Path) -> Located:
         raise BankError(f"{path}: YAML error: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise BankError(f"{path}: YAML nests too deeply") from None
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
     return Located(path=path, data=data, lines=lines)
+
+
+def _parse(text: str) -> tuple[dict[Loc, int], Any]:
+    """The line of every value and the data, from one parse (as `yaml.compose` then `yaml.load` would give).
+
+    The lines are indexed before the data is built: building merges `<<` keys into the nodes in place.
+    """
+    loader = _UniqueKeyLoader(text)
+    lines: dict[Loc, int] = {}
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return lines, None
+        try:
+            _index_lines(node, (), lines)
+        except TypeError:  # a list or mapping as a key: building the data names it, with its line
+            loader.construct_document(node)
+            raise
+        return lines, loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def validation_messages(exc: ValidationError, located: Located) -> list[str]:

@@ -219,7 +219,7 @@ def batch(
         return
     progress = _BarProgress(enabled=not no_progress)
     try:
-        outcome = run_batch(paths, settings, options, progress=progress)
+        outcome = run_batch(paths, settings, options, progress=progress, settle=True)  # the process ends with it
     except KeyboardInterrupt:
         progress.stop()
         typer.echo(

@@ -11,6 +11,7 @@ never forced onto a bank question. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -119,6 +120,89 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _PARAPHRASE_RE = [(re.compile(rf"\b(?:{pattern})"), f" {word} ") for pattern, word in PARAPHRASES]
 
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (`a|b(?:c|d)` -> `a`, `b(?:c|d)`)."""
+    parts, depth, start, index = [], 0, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    return [*parts, pattern[start:]]
+
+
+def _end_of(pattern: str, index: int) -> int:
+    """The index just after the group or character class that opens at `index`."""
+    depth = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return index
+
+
+def _branch_needs(branch: str) -> tuple[str, ...] | None:
+    """Texts one of which every match of an alternative holds: its longest plain run, or a group's needs."""
+    found: list[tuple[str, ...]] = []
+    run, index = "", 0
+    while index < len(branch):
+        char = branch[index]
+        if char in "([" or char == "\\" or not (char.isalnum() or char in " '-"):
+            found.append((run,))
+            run = ""
+            after = _end_of(branch, index) if char in "([" else index + (2 if char == "\\" else 1)
+            optional = branch[after : after + 1] in ("?", "*", "{")
+            if branch.startswith("(?:", index) and not optional:
+                inner = _needs(branch[index + 3 : after - 1])
+                found.append(inner or ("",))
+            index = after
+            continue
+        if branch[index + 1 : index + 2] in ("?", "*", "{"):
+            found.append((run,))
+            run, index = "", index + 2
+            continue
+        run += char
+        index += 1
+        if branch[index : index + 1] == "+":
+            found.append((run,))
+            run = ""
+    found.append((run,))
+    best = max(found, key=lambda needs: min(len(need) for need in needs))
+    return best if min(len(need) for need in best) > 0 else None
+
+
+def _needs(pattern: str) -> tuple[str, ...] | None:
+    """Texts one of which a text must hold for the pattern to match in it; None when that cannot be told."""
+    needs: list[str] = []
+    for branch in _branches(pattern):
+        found = _branch_needs(branch)
+        if found is None:
+            return None
+        needs.extend(found)
+    return tuple(dict.fromkeys(needs))
+
+
+# A pattern none of whose alternatives' plain texts is in the text cannot match it: its 70-odd scans per
+# question (the most of reading a transcript) are skipped for such patterns, which is almost all of them.
+_PARAPHRASE_STEPS = [
+    (regex, word, _needs(pattern)) for (regex, word), (pattern, _) in zip(_PARAPHRASE_RE, PARAPHRASES, strict=True)
+]
+
 # Words any interview question may carry: they say nothing about which question it is.
 QUESTION_WORDS = frozenset(
     tokens(
@@ -160,10 +244,16 @@ class Match:
 
 def topic_tokens(text: str) -> list[str]:
     """The content tokens of a question, after paraphrase folding, without generic question words."""
+    return list(_topic_tokens(text))
+
+
+@functools.lru_cache(maxsize=4096)  # segmenting asks again about the same turns (an open exchange's context)
+def _topic_tokens(text: str) -> tuple[str, ...]:
     folded = text.casefold()
-    for pattern, word in _PARAPHRASE_RE:
-        folded = pattern.sub(word, folded)
-    return [t for t in tokens(folded) if t not in QUESTION_WORDS]
+    for pattern, word, needs in _PARAPHRASE_STEPS:
+        if needs is None or any(map(folded.__contains__, needs)):
+            folded = pattern.sub(word, folded)
+    return tuple(t for t in tokens(folded) if t not in QUESTION_WORDS)
 
 
 def _weighted(parts: Sequence[tuple[str, float]]) -> dict[str, float]:
