@@ -18,12 +18,13 @@ from grader.batch.llm_matching import Referee, Refereeing, read_decisions, write
 from grader.batch.llm_matching import referee as referee_calls
 from grader.batch.reports import RESULTS, read_results
 from grader.clients.base import RequestOptions
-from grader.errors import GraderError, InputError
+from grader.errors import Failure, GraderError, InputError
 from grader.grading.estimate import estimate_tokens
-from grader.grading.service import GradingService
+from grader.grading.service import GradingService, StagedAnswer
 from grader.pricing import Price
-from grader.transcripts.interview import Plan, plan_inputs
+from grader.transcripts.interview import Plan, WorkItem, plan_inputs
 from grader.transcripts.matching import DEFAULT_THRESHOLD, Match, QuestionMatcher, RubricHints
+from grader.vocabulary import ErrorCode
 
 
 class Progress(Protocol):
@@ -236,6 +237,26 @@ class DryRun:
     problems: list[str] = field(default_factory=list)
 
 
+def stage_item(service: GradingService, item: WorkItem) -> StagedAnswer | Failure:
+    """Stage one item as every batch path does (the run, the provider batch, the export, the dry run).
+
+    The service's staged answer (ready to judge, or cached in `.cached`), or why there is nothing to send: no
+    answer, or an answer or rubric the grader cannot use.
+    """
+    if not item.answer.strip():
+        return Failure(ErrorCode.no_answer, "the candidate gave no answer")
+    try:
+        return service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
+    except GraderError as exc:
+        code = ErrorCode.invalid_input if isinstance(exc, InputError) else ErrorCode.bank_error  # a bad rubric
+        return Failure(code, str(exc))
+
+
+def answer_text(item: WorkItem, failure: Failure) -> str:
+    """The answer written beside an ungraded result: nothing when the candidate said nothing."""
+    return "" if failure.code is ErrorCode.no_answer else item.answer
+
+
 def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryRun:
     """Tokens (tiktoken) and estimated cost (genai-prices, or --price-in/--price-out) of a batch; no model call."""
     service = GradingService(settings, price=options.price, dry_run=True)
@@ -255,12 +276,10 @@ def dry_run(paths: Sequence[Path], settings: Any, options: BatchOptions) -> DryR
             if item.item_id in done:
                 report.done += 1
                 continue
-            if not item.answer.strip():
-                continue
-            try:
-                staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
-            except GraderError as exc:
-                report.problems.append(f"{item.item_id}: {exc}")
+            staged = stage_item(service, item)
+            if isinstance(staged, Failure):
+                if staged.code is not ErrorCode.no_answer:
+                    report.problems.append(f"{item.item_id}: {staged.message}")
                 continue
             if staged.cached is not None:
                 report.cached += 1

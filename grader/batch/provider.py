@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.limits import price_for
-from grader.batch.plan import BatchOptions, Progress, Silent, plan_batch
+from grader.batch.plan import BatchOptions, Progress, Silent, answer_text, plan_batch, stage_item
 from grader.batch.provider_files import (
     MAX_BYTES,
     MAX_REQUESTS,
@@ -46,7 +46,7 @@ from grader.batch.provider_files import (
 )
 from grader.batch.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, write_reports
 from grader.batch.run import BatchOutcome, BatchRunner
-from grader.errors import ConfigError, Failure, GraderError, InputError, LLMUnavailable
+from grader.errors import ConfigError, Failure, InputError, LLMUnavailable
 from grader.grading.estimate import estimate_tokens
 from grader.grading.service import GradingService, StagedAnswer
 from grader.models import Grade
@@ -110,15 +110,9 @@ async def _stage_all(runner: BatchRunner, items: Sequence[WorkItem]) -> Staged:
     """Stage every item; write at once what needs no request (no answer, unusable rubric, cached)."""
     service, staged = runner.service, {}
     for item in items:
-        if not item.answer.strip():
-            nothing = Failure(ErrorCode.no_answer, "the candidate gave no answer")
-            await runner.write(item, service.unattempted(item.question_id, nothing), "")
-            continue
-        try:
-            ready = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
-        except GraderError as exc:
-            code = ErrorCode.invalid_input if isinstance(exc, InputError) else ErrorCode.bank_error
-            await runner.write(item, service.unattempted(item.question_id, Failure(code, str(exc))), item.answer)
+        ready = stage_item(service, item)
+        if isinstance(ready, Failure):
+            await runner.write(item, service.unattempted(item.question_id, ready), answer_text(item, ready))
             continue
         if ready.cached is not None:
             runner.outcome.cached += 1
@@ -390,13 +384,10 @@ def export_requests(paths: Sequence[Path], settings: Any, options: BatchOptions,
             if item.item_id in done:
                 export.done += 1
                 continue
-            if not item.answer.strip():
-                export.skipped.append(f"{item.item_id}: no answer")
-                continue
-            try:
-                ready = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
-            except GraderError as exc:
-                export.skipped.append(f"{item.item_id}: {exc}")
+            ready = stage_item(service, item)
+            if isinstance(ready, Failure):
+                why = "no answer" if ready.code is ErrorCode.no_answer else ready.message
+                export.skipped.append(f"{item.item_id}: {why}")
                 continue
             if ready.cached is not None:
                 export.cached += 1

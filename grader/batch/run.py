@@ -23,9 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.limits import Budget, RateGate, price_for, retry_delay
-from grader.batch.plan import BatchOptions, DryRun, Progress, Silent, dry_run, plan_batch, plan_with_llm
+from grader.batch.plan import (
+    BatchOptions,
+    DryRun,
+    Progress,
+    Silent,
+    answer_text,
+    dry_run,
+    plan_batch,
+    plan_with_llm,
+    stage_item,
+)
 from grader.batch.reports import RESULTS, ResultsFile, check_out_dir, locked, read_results, result_record, write_reports
-from grader.errors import ConfigError, Failure, GraderError, InputError
+from grader.errors import ConfigError, Failure, GraderError
 from grader.grading.estimate import estimate_tokens
 from grader.grading.service import GradingService, StagedAnswer
 from grader.models import Grade
@@ -110,15 +120,9 @@ class BatchRunner:
         if self.outcome.stopped:
             self.outcome.pending += 1
             return None
-        if not item.answer.strip():
-            nothing = Failure(ErrorCode.no_answer, "the candidate gave no answer")
-            await self._write(item, service.unattempted(item.question_id, nothing), "")
-            return None
-        try:
-            staged = service.stage(item.question_id, item.answer, [item.candidate] if item.candidate else [])
-        except GraderError as exc:
-            code = ErrorCode.invalid_input if isinstance(exc, InputError) else ErrorCode.bank_error  # a bad rubric
-            await self._write(item, service.unattempted(item.question_id, Failure(code, str(exc))), item.answer)
+        staged = stage_item(service, item)
+        if isinstance(staged, Failure):
+            await self._write(item, service.unattempted(item.question_id, staged), answer_text(item, staged))
             return None
         if staged.cached is not None:
             self.outcome.cached += 1
