@@ -341,3 +341,23 @@ def test_an_unknown_question_id_in_a_table_is_an_error(tmp_path: Path, matcher: 
     path = write(tmp_path, "a.jsonl", '{"question_id": "q99", "answer": "x"}\n')
     with pytest.raises(InputError, match=r"a.jsonl:1: no question 'q99' in the bank"):
         plan_inputs([path], matcher.match, {"q05"})
+
+
+def test_an_unpunctuated_bank_question_with_a_short_reply_is_not_folded_into_the_answer_before(
+    tmp_path: Path, matcher: QuestionMatcher
+) -> None:
+    """Raw ASR, no "?": a short or keyword reply must not carry a bank question into the previous answer."""
+    path = tmp_path / "asr.txt"
+    path.write_text(
+        "Dana: so um what are some techniques to ensure reproducibility in generative ai research\n"
+        "Sam: I would fix the random seeds, pin the library versions and log every config and dataset hash, then "
+        "report the mean and spread over several seeds rather than one lucky run.\n"
+        "Dana: okay next one how does a variational autoencoder differ from a gan\n"
+        "Sam: encoder decoder latent space KL term versus generator discriminator\n",
+        encoding="utf-8",
+    )
+    interview = read_interview(path, matcher.match)
+    by_id = {a.question_id: a for a in interview.answers}
+    assert set(by_id) == {"q33", "q05"}, [(a.question_id, a.asked) for a in interview.answers]
+    assert "generator discriminator" in by_id["q05"].answer
+    assert "generator discriminator" not in by_id["q33"].answer

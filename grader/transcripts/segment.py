@@ -285,10 +285,19 @@ def _question_in(
     """Parts of the turn, which may firm up the whole turn's best candidate but never switch to another."""
     asking = [i for i, s in enumerate(parts) if is_question(s)]
     real = [i for i in asking if not is_small_talk(parts[i])]
+    # The parts are weighed by the word matcher alone; only the chosen one goes to `matcher`, so a referee that
+    # records what it is asked (--llm-match) sees one question per turn.
+    inner = getattr(matcher, "matcher", None)
+    quiet: Matcher = inner.match if isinstance(inner, QuestionMatcher) else matcher
     if not real:
         rest = parts[asking[-1] + 1 :] if asking else parts
-        substantive = reply_words >= SUBSTANTIVE_REPLY_WORDS
-        if not substantive or not rest or _is_backchannel(" ".join(rest)) or is_small_talk(" ".join(rest)):
+        said = " ".join(rest)
+        # Answered at length, or (a short or keyword reply) unmistakably a bank question: either way its own
+        # exchange, never folded into the answer before it.
+        asks = reply_words >= SUBSTANTIVE_REPLY_WORDS or (
+            bool(rest) and vetted(said, quiet(said)).question_id is not None
+        )
+        if not asks or not rest or _is_backchannel(said) or is_small_talk(said):
             if asking:
                 small = " ".join(parts[i] for i in asking)[:MAX_ASKED_CHARS]
                 return "small_talk", small, small, None
@@ -307,10 +316,6 @@ def _question_in(
     clause = _LAST_CLAUSE.search(options[0])
     if clause and len(topic_tokens(clause.group(1))) >= 2:
         pieces.append(clause.group(1))
-    # The parts are weighed by the word matcher alone; only the chosen one goes to `matcher`, so a referee that
-    # records what it is asked (--llm-match) sees one question per turn.
-    inner = getattr(matcher, "matcher", None)
-    quiet: Matcher = inner.match if isinstance(inner, QuestionMatcher) else matcher
     scored = [(vetted(option, quiet(option)), option) for option in options]
     # A piece (the last clause, the end of a long ASR turn) may firm up the whole turn's best candidate, never
     # switch to another: "…, what would worry you?" alone is about risk; in its context, about deployment.
