@@ -74,6 +74,22 @@ class Exemplar(StrictModel):
     """Why it earns that score (for authors; never shown to candidates)."""
 
 
+class ClaimPhrasings(StrictModel):
+    """Other ways candidates say one of the rubric's wrong claims: the offline judge matches these too."""
+
+    claim: str = Field(min_length=1)
+    """A misconception or red flag of the rubric, as written there (its wrong claim, before any ';', suffices)."""
+    said: list[str] = Field(min_length=1)
+    """The same wrong claim in a candidate's words, each a sentence."""
+
+    @field_validator("said")
+    @classmethod
+    def _no_blank_items(cls, items: list[str]) -> list[str]:
+        if any(not item.strip() for item in items):
+            raise ValueError("items must not be blank")
+        return items
+
+
 class Rubric(StrictModel):
     """How to grade one question."""
 
@@ -91,6 +107,30 @@ class Rubric(StrictModel):
     """When time-sensitive content was last checked (YYYY-MM or YYYY-MM-DD)."""
     sources: list[str] = Field(default_factory=list)
     """Where time-sensitive facts were checked."""
+    phrasings: list[ClaimPhrasings] = Field(default_factory=list)
+    """Other ways candidates say the misconceptions and red flags (offline judge only; the model reads the claims)."""
+
+    @model_validator(mode="after")
+    def _phrasings_name_a_claim(self) -> Rubric:
+        for number, entry in enumerate(self.phrasings):
+            if wrong_claim_of(self, entry.claim) is None:
+                raise ValueError(
+                    f"phrasings[{number}].claim matches none of the misconceptions or red flags: {entry.claim!r}"
+                )
+        return self
+
+
+def wrong_claim_of(rubric: Rubric, claim: str) -> str | None:
+    """The misconception or red flag a phrasings entry names: the same text, or the same wrong claim before ';'."""
+    wanted = _claim_key(claim)
+    for text in [*rubric.misconceptions, *rubric.red_flags]:
+        if wanted in (_claim_key(text), _claim_key(text.split(";")[0])):
+            return text
+    return None
+
+
+def _claim_key(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(" .")
 
 
 class CriterionVerdict(BaseModel):

@@ -51,7 +51,7 @@ from grader.judges.statements import (
     word_rarity,
 )
 from grader.metrics import ridge_line
-from grader.models import Rubric, Verdict
+from grader.models import Rubric, Verdict, wrong_claim_of
 from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
 from grader.vocabulary import KEY_POINT_ESTIMATE
 
@@ -160,6 +160,8 @@ class _Claim(NamedTuple):
     own: frozenset[str]
     """Its words that no correct text of the rubric uses ("symmetric" in "the KL term is symmetric"): what makes
     it wrong, so a clause must hold most of their weight to state it."""
+    label: str
+    """The rubric's wording of the claim (a phrasing of it is matched under the rubric's words)."""
 
 
 @dataclass
@@ -246,7 +248,7 @@ class OfflineJudge:
         claim = _claim(claim_text, self.params, MIN_EXAMPLE_WORDS)
         if claim is None:
             return None
-        wanted = _Claim(claim, tuple(claim.words.items()), 0, _own(claim, index.topic))
+        wanted = _Claim(claim, tuple(claim.words.items()), 0, _own(claim, index.topic), claim.text)
         # Level-0 examples are terse ("calls BERT a decoder model"): only a clause that says it counts.
         return next((s.span for s in analyse(answer) if not s.fragment and self._states(wanted, s, True)), None)
 
@@ -262,11 +264,15 @@ class OfflineJudge:
         errors: list[Error] = []
         wrong: set[int] = set()
         if index.hardened:
+            stated: set[str] = set()
             for claim in index.claims:
+                if claim.label in stated:
+                    continue  # another phrasing of this wrong claim was found: one error per claim
                 for number in candidates(claim.statement, answer, words, 2):
                     if number not in wrong and self._states(claim, answer[number]):
-                        errors.append(Error(claim.criterion, claim.statement.text, answer[number].span, False))
+                        errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
                         wrong.add(number)
+                        stated.add(claim.label)
                         break
         relevance = [0.0] * len(answer)
         matches: list[list[PointMatch]] = []
@@ -406,13 +412,23 @@ def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _Rubri
     topic = frozenset(tokens(rubric.reference_answer)) | {
         w for c in rubric.criteria for p in c.key_points for w in tokens(p)
     }
+    said: dict[str, list[str]] = {}
+    for entry in rubric.phrasings:
+        said.setdefault(wrong_claim_of(rubric, entry.claim) or "", []).extend(entry.said)
     claims = []
     for text in [*rubric.misconceptions, *rubric.red_flags]:
         claim = _claim(text, params)
-        if claim is None:
+        forms = [c for c in (claim, *(_claim(s, params) for s in said.get(text, ()))) if c is not None]
+        if not forms:
             continue
-        related = [sum(claim.words.get(w, 0.0) for p in c.points for k in p.clauses for w in k.words) for c in criteria]
-        claims.append(_Claim(claim, tuple(claim.words.items()), related.index(max(related)), _own(claim, topic)))
+        label = claim.text if claim is not None else text.split(";")[0].strip()
+        # The criterion a wrong claim lowers is the one whose key points share most of its words, in any phrasing.
+        related = [
+            sum(f.words.get(w, 0.0) for f in forms for p in c.points for k in p.clauses for w in k.words)
+            for c in criteria
+        ]
+        criterion = related.index(max(related))
+        claims += [_Claim(f, tuple(f.words.items()), criterion, _own(f, topic), label) for f in forms]
     credit = params.key_points if hardened else params.sentences
     return _RubricIndex(rubric, criteria, claims, credit, hardened, topic)
 
