@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -39,6 +39,7 @@ from grader.judges.offline_levels import curve, round_levels, shift_to
 from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
     MIN_EXAMPLE_WORDS,
+    Clause,
     Sentence,
     Statement,
     Support,
@@ -311,7 +312,7 @@ class OfflineJudge:
         # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
         short_claim = len(claim.statement.words) <= 3
         needed = p.short_claim_match if short_claim else p.claim_match
-        for clause in sentence.clauses:
+        for clause in _spans_of_clauses(sentence.clauses):
             if not _holds_own(claim, clause.plain | clause.negated):
                 continue
             said = support(claim.statement, clause, 0.0)
@@ -373,6 +374,14 @@ class OfflineJudge:
         built = _Graded(index.rubric, neighbours, intercept, slope)
         self._remember(key, built)
         return built
+
+
+def _spans_of_clauses(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
+    """Each clause, then each two neighbours together: "whoever writes the prompt is the author and holds the
+    copyright" says in two clauses what "the prompter owns the copyright" says in one."""
+    yield from clauses
+    for first, second in zip(clauses, clauses[1:]):
+        yield Clause(first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated)
 
 
 def _holds_own(claim: _Claim, words: frozenset[str]) -> bool:
