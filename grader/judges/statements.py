@@ -232,7 +232,8 @@ def word_index(answer: Sequence[Sentence]) -> dict[str, list[int]]:
 
 
 _CLAIM_VERB = re.compile(
-    r"^\s*(?:says|states|claims|believes|thinks|assumes|describes|treats|presents|calls|cites|confuses|equates)\s+"
+    r"^\s*(?:says|states|claims|believes|thinks|assumes|describes|treats|presents|calls|cites|confuses|equates"
+    r"|recommends|proposes|suggests|advises|concludes|predicts)\s+"
     r"(?:that\s+)?",
     re.IGNORECASE,
 )

@@ -126,10 +126,20 @@ NEGATION_SCOPE = 6
 _CLAUSE = re.compile(r"[,;:.!?()\[\]]")
 # Words that open a new clause, so a negation before them does not reach past them ("X is not Y but Z is").
 _CLAUSE_WORDS = frozenset("but whereas although though however yet while and because since which".split())
-# Phrases that negate what follows, as a plain "not" does: "no longer X", "fails to X", "it's a myth that X".
+# Phrases that negate what follows, as a plain "not" does: "no longer X", "fails to X", "it's a myth that X". A claim
+# the speaker reports as others' ("people assume X", "you often hear that X", "a common mistake is thinking X") is
+# not asserted either: correct answers name misconceptions that way, and must not be docked for stating them.
+_BELIEVE = r"(?:think|thinks|assume|assumes|believe|believes|say|says|claim|claims|call|calls|treat|treats)"
 _NEGATING = re.compile(
     r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
-    r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that)\b"
+    r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that"
+    r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?(?:that|to|thinking|believing)"
+    r"|(?:people|many|some|others|folks|candidates|newcomers|a lot of people|lots of people|many people|some people)"
+    rf" (?:often |sometimes |still |commonly |wrongly |mistakenly |naively |usually |tend to |keep )*{_BELIEVE}"
+    rf"|(?:wrongly|mistakenly|naively|incorrectly) {_BELIEVE}"
+    r"|you (?:often |sometimes |still |will |ll |might |may )*hear(?: people say| it said)?"
+    r"|(?:it is|it's|its) tempting to " + _BELIEVE + r"|contrary to (?:popular |common )?belief"
+    r"|(?:a |the )?(?:common |popular |widespread )?belief (?:is )?that|gets? confused with|(?:is|are) confused with)\b"
 )
 # … and phrases that negate only the few words after them: "rather than X", "instead of X", "unlike X".
 _NEGATING_NEAR = re.compile(
