@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -39,13 +39,14 @@ from grader.judges.offline_levels import curve, round_levels, shift_to
 from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
     MIN_EXAMPLE_WORDS,
-    Clause,
     Sentence,
     Statement,
     Support,
     analyse,
     candidates,
     claim_statement,
+    clause_spans,
+    holds_most,
     statement,
     support,
     word_index,
@@ -312,8 +313,8 @@ class OfflineJudge:
         # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
         short_claim = len(claim.statement.words) <= 3
         needed = p.short_claim_match if short_claim else p.claim_match
-        for clause in _spans_of_clauses(sentence.clauses):
-            if not _holds_own(claim, clause.plain | clause.negated):
+        for clause in clause_spans(sentence.clauses):
+            if not holds_most(claim.statement, claim.own, clause.plain | clause.negated):
                 continue
             said = support(claim.statement, clause, 0.0)
             enough = said.score >= needed and (short_claim or said.words >= p.claim_words)
@@ -322,7 +323,11 @@ class OfflineJudge:
                     return True
         # Across a whole sentence, words of a claim meet in other relations ("queries from the decoder and keys from
         # the encoder", "latency, throughput, cost"): only long claims, nearly all their words, nearly in order.
-        if clauses_only or len(claim.statement.words) < 4 or not _holds_own(claim, sentence.plain | sentence.negated):
+        if (
+            clauses_only
+            or len(claim.statement.words) < 4
+            or not holds_most(claim.statement, claim.own, sentence.plain | sentence.negated)
+        ):
             return False
         said = support(claim.statement, sentence, p.claim_gram_share)
         if said.conflict or not said.negations_held or said.score < p.claim_sentence:
@@ -374,22 +379,6 @@ class OfflineJudge:
         built = _Graded(index.rubric, neighbours, intercept, slope)
         self._remember(key, built)
         return built
-
-
-def _spans_of_clauses(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
-    """Each clause, then each two neighbours together: "whoever writes the prompt is the author and holds the
-    copyright" says in two clauses what "the prompter owns the copyright" says in one."""
-    yield from clauses
-    for first, second in zip(clauses, clauses[1:]):
-        yield Clause(first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated)
-
-
-def _holds_own(claim: _Claim, words: frozenset[str]) -> bool:
-    if not claim.own:
-        return True
-    weights = claim.statement.words
-    held = sum(weights[w] for w in claim.own if w in words)
-    return held >= 0.5 * sum(weights[w] for w in claim.own)
 
 
 def decide(task: GradingTask) -> Verdict:

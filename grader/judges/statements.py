@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple
@@ -111,6 +111,11 @@ class Clause(NamedTuple):
     tokens: tuple[str, ...]
     plain: frozenset[str]
     negated: frozenset[str]
+    contrast: bool = False
+    """It opens with "but", "whereas", "although" …: set against the clause before it."""
+
+
+_CONTRAST = re.compile(r"^\W*(?:but|whereas|although|though|however|yet|while|except)\b", re.I)
 
 
 # Function words of the languages candidates most often answer in besides English: prose in another language is
@@ -149,7 +154,26 @@ def analyse(text: str) -> list[Sentence]:
 def _clause(text: str) -> Clause:
     tagged = negated_tokens(text)
     plain = frozenset(t for t, n in tagged if not n)
-    return Clause(tuple(t for t, _ in tagged), plain, frozenset(t for t, n in tagged if n))
+    return Clause(tuple(t for t, _ in tagged), plain, frozenset(t for t, n in tagged if n), bool(_CONTRAST.match(text)))
+
+
+def clause_spans(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
+    """Each clause, then each two neighbours together.
+
+    "Whoever writes the prompt is the author and holds the copyright" says in two clauses what "the prompter owns
+    the copyright" says in one.
+    """
+    yield from clauses
+    for first, second in zip(clauses, clauses[1:], strict=False):
+        if second.contrast:
+            continue  # "X, but Y" sets Y against X: together they state neither
+        yield Clause(first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated, False)
+
+
+def holds_most(claim: Statement, own: frozenset[str], words: frozenset[str]) -> bool:
+    """Whether words hold at least half the weight of a claim's own words (those no correct text uses)."""
+    held = sum(claim.words[w] for w in own if w in words)
+    return not own or held >= 0.5 * sum(claim.words[w] for w in own)
 
 
 class Support(NamedTuple):

@@ -120,7 +120,7 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-NEGATIONS = frozenset("not no never none neither nor without cannot".split())
+NEGATIONS = frozenset("not no never none neither nor without cannot rarely seldom hardly barely scarcely".split())
 NEGATION_SCOPE = 6
 """Content words after a negation that it is taken to cover, at most, within its clause."""
 _CLAUSE = re.compile(r"[,;:.!?()\[\]]")
@@ -133,7 +133,8 @@ _BELIEVE = r"(?:think|thinks|assume|assumes|believe|believes|say|says|claim|clai
 _NEGATING = re.compile(
     r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
     r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that"
-    r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?(?:that|to|thinking|believing)"
+    r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?"
+    r"(?:that|to|thinking|believing)"
     r"|(?:people|many|some|others|folks|candidates|newcomers|a lot of people|lots of people|many people|some people)"
     rf" (?:often |sometimes |still |commonly |wrongly |mistakenly |naively |usually |tend to |keep )*{_BELIEVE}"
     rf"|(?:wrongly|mistakenly|naively|incorrectly) {_BELIEVE}"
