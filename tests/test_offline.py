@@ -18,7 +18,8 @@ from grader.judges.base import GradedExample, GradingTask, Judgement
 from grader.judges.offline import OfflineJudge, OfflineParams, answer_flags, decide
 from grader.models import Question, Rubric, Verdict
 from grader.scoring import missing_evidence, total_score, verdict_problems
-from grader.text.textsim import negated_tokens, ordered_recall, sentences, stem, tokens
+from grader.text.negation import negated_tokens
+from grader.text.textsim import ordered_recall, sentences, stem, tokens
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.judges.statements import analyse, claim_statement, level_zero_claims, statement, support
-from grader.text.textsim import negated_tokens
+from grader.text.negation import negated_tokens
 
 
 def weight(token: str) -> float:

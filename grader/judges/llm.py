@@ -31,8 +31,8 @@ from grader.scoring import (
     round_level,
     verdict_problems,
 )
+from grader.text.passages import nearest_texts
 from grader.text.screening import screen_answer
-from grader.text.textsim import nearest_texts
 from grader.vocabulary import SAMPLES_MISSING, ErrorCode
 
 REASK = "Your previous reply was invalid:\n{errors}\nReturn corrected JSON."

@@ -54,7 +54,8 @@ from grader.judges.statements import (
 )
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict, wrong_claim_of
-from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, passage, tokens
+from grader.text.passages import passage
+from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, tokens
 from grader.vocabulary import KEY_POINT_ESTIMATE
 
 
@@ -313,7 +314,7 @@ class OfflineJudge:
         # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
         short_claim = len(claim.statement.words) <= 3
         needed = p.short_claim_match if short_claim else p.claim_match
-        for clause in clause_spans(sentence.clauses):
+        for clause in sentence.clauses if clauses_only else clause_spans(sentence.clauses):
             if not holds_most(claim.statement, claim.own, clause.plain | clause.negated):
                 continue
             said = support(claim.statement, clause, 0.0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from grader.judges.offline_feedback import PointMatch
 from grader.judges.statements import Statement
-from grader.text.textsim import Passage, weighted_recall
+from grader.text.passages import Passage
+from grader.text.textsim import weighted_recall
 
 CANDIDATE_WINDOWS = 4
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple
 
-from grader.text.textsim import STOP_WORDS, Span, clause_texts, letter_grams, negated_tokens, raw_words, sentences, stem
+from grader.text.negation import clause_texts, negated_tokens, raw_words
+from grader.text.textsim import STOP_WORDS, Span, letter_grams, sentences, stem
 
 # Words whose presence states the opposite of their partner's: "attention grows linearly" does not say it is
 # quadratic, it says the reverse. Only pairs that cannot both describe one thing in one clause.

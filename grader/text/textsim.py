@@ -72,7 +72,7 @@ SYNONYMS: Mapping[str, str] = {
 _SYNONYM_RE = re.compile("|".join(rf"\b(?P<s{i}>{pattern})\b" for i, pattern in enumerate(SYNONYMS)))
 _SYNONYM_TOKENS = {f"s{i}": f" {token} " for i, token in enumerate(SYNONYMS.values())}
 _GREEK = str.maketrans({"μ": " mu ", "σ": " sigma ", "ε": " epsilon ", "θ": " theta ", "φ": " phi ", "∇": " grad "})
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NOT = re.compile(r"n['\u2019]t\b")
 
 # (suffix, replacement, minimum stem length left); the first that applies wins.
@@ -113,98 +113,10 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Content tokens of a text: folded, stop words dropped, stemmed; order kept, duplicates kept."""
     out = []
-    for word in _WORD.findall(fold(text)):
+    for word in WORD.findall(fold(text)):
         if word in STOP_WORDS or (len(word) == 1 and not word.isdigit()):
             continue
         out.append(stem(word))
-    return out
-
-
-NEGATIONS = frozenset("not no never none neither nor without cannot rarely seldom hardly barely scarcely".split())
-NEGATION_SCOPE = 6
-"""Content words after a negation that it is taken to cover, at most, within its clause."""
-_CLAUSE = re.compile(r"[,;:.!?()\[\]]")
-# Words that open a new clause, so a negation before them does not reach past them ("X is not Y but Z is").
-_CLAUSE_WORDS = frozenset("but whereas although though however yet while and because since which".split())
-# Phrases that negate what follows, as a plain "not" does: "no longer X", "fails to X", "it's a myth that X". A claim
-# the speaker reports as others' ("people assume X", "you often hear that X", "a common mistake is thinking X") is
-# not asserted either: correct answers name misconceptions that way, and must not be docked for stating them.
-_BELIEVE = r"(?:think|thinks|assume|assumes|believe|believes|say|says|claim|claims|call|calls|treat|treats)"
-_NEGATING = re.compile(
-    r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
-    r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that"
-    r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?"
-    r"(?:that|to|thinking|believing)"
-    r"|(?:people|many|some|others|folks|candidates|newcomers|a lot of people|lots of people|many people|some people)"
-    rf" (?:often |sometimes |still |commonly |wrongly |mistakenly |naively |usually |tend to |keep )*{_BELIEVE}"
-    rf"|(?:wrongly|mistakenly|naively|incorrectly) {_BELIEVE}"
-    r"|you (?:often |sometimes |still |will |ll |might |may )*hear(?: people say| it said)?"
-    r"|(?:it is|it's|its) tempting to " + _BELIEVE + r"|contrary to (?:popular |common )?belief"
-    r"|(?:a |the )?(?:common |popular |widespread )?belief (?:is )?that|gets? confused with|(?:is|are) confused with)\b"
-)
-# … and phrases that negate only the few words after them: "rather than X", "instead of X", "unlike X".
-_NEGATING_NEAR = re.compile(
-    r"\b(?:rather than|instead of|as opposed to|far from|unlike|(?:different|distinct|separate) from|not the same as)\b"
-)
-_NEAR = "nearnot"
-NEAR_SCOPE = 2
-# A verb or a new subject ends such a phrase's reach: in "VAEs rather than GANs are stable", "stable" is not
-# negated, nor is "KL" in "instead of the discriminator it uses a KL divergence".
-_AUXILIARIES = frozenset(
-    "is are was were be been has have had does do did can could will would should may might must "
-    "it they we you i he she".split()
-)
-
-
-_CLAUSE_SPLIT = re.compile(
-    r"[,;:()\[\]]|\s(?=(?:but|whereas|although|though|however|yet|while|and|because|since|which|so)\s)", re.I
-)
-
-
-_RELATIVE = re.compile(r"^\s*(?:which|who|whose|that)\b", re.I)
-
-
-def clause_texts(sentence: str) -> list[str]:
-    """A sentence cut at commas and clause-opening conjunctions (each part keeps its conjunction).
-
-    A relative clause stays with the noun it describes: in "a KL divergence, which is symmetric", the
-    divergence is what is symmetric.
-    """
-    parts: list[str] = []
-    for part in _CLAUSE_SPLIT.split(sentence):
-        if not part or not _WORD.search(part):
-            continue
-        if parts and _RELATIVE.match(part):
-            parts[-1] += ", " + part.strip()
-        else:
-            parts.append(part)
-    return parts
-
-
-def raw_words(text: str) -> list[str]:
-    """Every word of a text after folding, function words included (for telling prose from lists of terms)."""
-    return _WORD.findall(fold(text))
-
-
-def negated_tokens(text: str) -> list[tuple[str, bool]]:
-    """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
-    out = []
-    # The phrase's own words stay (they are content for matching); a marker after it carries the negation.
-    folded = _NEGATING_NEAR.sub(
-        lambda m: f"{m.group()} {_NEAR} ", _NEGATING.sub(lambda m: f"{m.group()} not ", fold(text))
-    )
-    for clause in _CLAUSE.split(folded):
-        scope, near = 0, False
-        for word in _WORD.findall(clause):
-            if word in NEGATIONS:
-                scope, near = NEGATION_SCOPE, False
-            elif word == _NEAR:
-                scope, near = NEAR_SCOPE, True
-            elif word in _CLAUSE_WORDS or (near and word in _AUXILIARIES):
-                scope = 0
-            elif not (word in STOP_WORDS or (len(word) == 1 and not word.isdigit())):
-                out.append((stem(word), scope > 0))
-                scope = max(0, scope - 1)
     return out
 
 
@@ -249,7 +161,7 @@ def _add_span(spans: list[Span], text: str, start: int, end: int, max_chars: int
         start = cut
         while start < end and text[start].isspace():
             start += 1
-    if end > start and _WORD.search(text, start, end):
+    if end > start and WORD.search(text, start, end):
         spans.append(Span(start, end, text[start:end]))
 
 
@@ -286,59 +198,6 @@ def tfidf(token_list: Sequence[str], idf: Mapping[str, float], default_idf: floa
     vector = {t: (1.0 + math.log(n)) * idf.get(t, default_idf) for t, n in counts.items()}
     norm = math.sqrt(sum(v * v for v in vector.values()))
     return {t: v / norm for t, v in vector.items()} if norm else {}
-
-
-@dataclass(frozen=True)
-class Window:
-    """One or two consecutive sentences of a passage: where a key point may be made."""
-
-    first: int
-    """Index of its first sentence."""
-    words: frozenset[str]
-    grams: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A text analysed once for every key point, claim and neighbour that looks at it."""
-
-    text: str
-    spans: list[Span]
-    span_tokens: list[list[str]]
-    span_negated: list[list[bool]]
-    """Per sentence token, whether a negation covers it."""
-    windows: list[Window]
-    words: frozenset[str]
-    grams: frozenset[str]
-    bag: list[str]
-    """Every token in order, then every pair of neighbouring tokens: the features of TF-IDF neighbours."""
-    windows_with: dict[str, list[int]]
-    """Token -> indexes of the windows holding it (so a key point only visits windows it shares words with)."""
-
-
-def passage(text: str) -> Passage:
-    """Analyse a text: sentences, their tokens, one- and two-sentence windows, words and trigrams."""
-    spans = sentences(text)
-    tagged = [negated_tokens(s.text) for s in spans]
-    span_tokens = [[t for t, _ in ts] for ts in tagged]
-    span_words = [frozenset(t) for t in span_tokens]
-    span_grams = [frozenset(letter_grams(w)) for w in span_words]
-    windows = [Window(i, w, g) for i, (w, g) in enumerate(zip(span_words, span_grams, strict=True))]
-    windows += [
-        Window(i, span_words[i] | span_words[i + 1], span_grams[i] | span_grams[i + 1]) for i in range(len(spans) - 1)
-    ]
-    all_tokens = [t for ts in span_tokens for t in ts]
-    words = frozenset(all_tokens)
-    grams = frozenset(letter_grams(words))
-    negated = [[n for _, n in ts] for ts in tagged]
-    windows_with: dict[str, list[int]] = {}
-    for number, window in enumerate(windows):
-        for word in window.words:
-            windows_with.setdefault(word, []).append(number)
-    # Words and word pairs: letter trigrams here did no better on SAF train (cross-validated Pearson 0.633 with,
-    # 0.630 without) at four times the cost of every comparison.
-    bag = all_tokens + [f"{a} {b}" for ts in span_tokens for a, b in zip(ts, ts[1:], strict=False)]
-    return Passage(text, spans, span_tokens, negated, windows, words, grams, bag, windows_with)
 
 
 class OrderedMatch(NamedTuple):
@@ -408,24 +267,6 @@ class Neighbours:
         nearest = self.nearest(bag, k)
         weights = [math.pow(max(sim, 0.0), power) + 1e-9 for sim, _ in nearest]
         return sum(w * self.scores[i] for w, (_, i) in zip(weights, nearest, strict=True)) / sum(weights)
-
-
-@functools.lru_cache(maxsize=64)
-def _index_texts(texts: tuple[str, ...]) -> Neighbours:
-    return Neighbours([passage(t).bag for t in texts], [0.0] * len(texts))
-
-
-def nearest_texts(query: str, texts: Sequence[str], k: int) -> list[int]:
-    """Indexes of the k texts most like the query (TF-IDF over words and word pairs), most similar first.
-
-    All of them, in their order, when there are no more than k. The index over `texts` is built once per
-    distinct list, so choosing among the same graded answers for every answer of a batch is one pass each.
-    """
-    if not texts or k <= 0:
-        return []
-    if len(texts) <= k:
-        return list(range(len(texts)))
-    return [i for _, i in _index_texts(tuple(texts)).nearest(passage(query).bag, k)]
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

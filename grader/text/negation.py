@@ -1,0 +1,98 @@
+"""Negation and clauses: which words of a sentence are asserted, and where a clause ends. Pure, no I/O.
+
+A key point is not supported by a sentence that negates it ("attention is not quadratic"), nor by one that reports
+it as others' belief ("people assume attention is linear"); a wrong claim is not stated by either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from grader.text.textsim import STOP_WORDS, WORD, fold, stem
+
+NEGATIONS = frozenset("not no never none neither nor without cannot rarely seldom hardly barely scarcely".split())
+NEGATION_SCOPE = 6
+"""Content words after a negation that it is taken to cover, at most, within its clause."""
+_CLAUSE = re.compile(r"[,;:.!?()\[\]]")
+# Words that open a new clause, so a negation before them does not reach past them ("X is not Y but Z is").
+_CLAUSE_WORDS = frozenset("but whereas although though however yet while and because since which".split())
+# Phrases that negate what follows, as a plain "not" does: "no longer X", "fails to X", "it's a myth that X". A claim
+# the speaker reports as others' ("people assume X", "you often hear that X", "a common mistake is thinking X") is
+# not asserted either: correct answers name misconceptions that way, and must not be docked for stating them.
+_BELIEVE = r"(?:think|thinks|assume|assumes|believe|believes|say|says|claim|claims|call|calls|treat|treats)"
+_NEGATING = re.compile(
+    r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
+    r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that"
+    r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?"
+    r"(?:that|to|thinking|believing)"
+    r"|(?:people|many|some|others|folks|candidates|newcomers|a lot of people|lots of people|many people|some people)"
+    rf" (?:often |sometimes |still |commonly |wrongly |mistakenly |naively |usually |tend to |keep )*{_BELIEVE}"
+    rf"|(?:wrongly|mistakenly|naively|incorrectly) {_BELIEVE}"
+    r"|you (?:often |sometimes |still |will |ll |might |may )*hear(?: people say| it said)?"
+    r"|(?:it is|it's|its) tempting to " + _BELIEVE + r"|contrary to (?:popular |common )?belief"
+    r"|(?:a |the )?(?:common |popular |widespread )?belief (?:is )?that|gets? confused with|(?:is|are) confused with)\b"
+)
+# … and phrases that negate only the few words after them: "rather than X", "instead of X", "unlike X".
+_NEGATING_NEAR = re.compile(
+    r"\b(?:rather than|instead of|as opposed to|far from|unlike|(?:different|distinct|separate) from|not the same as)\b"
+)
+_NEAR = "nearnot"
+NEAR_SCOPE = 2
+# A verb or a new subject ends such a phrase's reach: in "VAEs rather than GANs are stable", "stable" is not
+# negated, nor is "KL" in "instead of the discriminator it uses a KL divergence".
+_AUXILIARIES = frozenset(
+    "is are was were be been has have had does do did can could will would should may might must "
+    "it they we you i he she".split()
+)
+
+
+_CLAUSE_SPLIT = re.compile(
+    r"[,;:()\[\]]|\s(?=(?:but|whereas|although|though|however|yet|while|and|because|since|which|so)\s)", re.I
+)
+
+
+_RELATIVE = re.compile(r"^\s*(?:which|who|whose|that)\b", re.I)
+
+
+def clause_texts(sentence: str) -> list[str]:
+    """A sentence cut at commas and clause-opening conjunctions (each part keeps its conjunction).
+
+    A relative clause stays with the noun it describes: in "a KL divergence, which is symmetric", the
+    divergence is what is symmetric.
+    """
+    parts: list[str] = []
+    for part in _CLAUSE_SPLIT.split(sentence):
+        if not part or not WORD.search(part):
+            continue
+        if parts and _RELATIVE.match(part):
+            parts[-1] += ", " + part.strip()
+        else:
+            parts.append(part)
+    return parts
+
+
+def raw_words(text: str) -> list[str]:
+    """Every word of a text after folding, function words included (for telling prose from lists of terms)."""
+    return WORD.findall(fold(text))
+
+
+def negated_tokens(text: str) -> list[tuple[str, bool]]:
+    """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
+    out = []
+    # The phrase's own words stay (they are content for matching); a marker after it carries the negation.
+    folded = _NEGATING_NEAR.sub(
+        lambda m: f"{m.group()} {_NEAR} ", _NEGATING.sub(lambda m: f"{m.group()} not ", fold(text))
+    )
+    for clause in _CLAUSE.split(folded):
+        scope, near = 0, False
+        for word in WORD.findall(clause):
+            if word in NEGATIONS:
+                scope, near = NEGATION_SCOPE, False
+            elif word == _NEAR:
+                scope, near = NEAR_SCOPE, True
+            elif word in _CLAUSE_WORDS or (near and word in _AUXILIARIES):
+                scope = 0
+            elif not (word in STOP_WORDS or (len(word) == 1 and not word.isdigit())):
+                out.append((stem(word), scope > 0))
+                scope = max(0, scope - 1)
+    return out
