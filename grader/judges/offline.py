@@ -119,7 +119,9 @@ class OfflineParams:
     claim_gram_share: float = 0.2
     """… its words counting more than their letter trigrams (a claim turns on exact words) …"""
     claim_order: float = 0.5
-    """… with at least this share of the claim's weight in the claim's own order."""
+    """… with at least this share of the claim's weight in the claim's own order, and this share of the weight of
+    its words no correct text of the rubric uses:"""
+    claim_own: float = 0.5
     reversed_match: float = 0.55
     """Reversed support from which a sentence denies a key point (an error) …"""
     denied_share: float = 0.35
@@ -271,7 +273,7 @@ class OfflineJudge:
             for claim in index.claims:
                 if claim.label in stated:
                     continue  # another phrasing of this wrong claim was found: one error per claim
-                for number in candidates(claim.statement, answer, words, 2):
+                for number in candidates(claim.statement, answer, words, 2, terse=True):
                     if number not in wrong and self._states(claim, answer[number]):
                         errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
                         wrong.add(number)
@@ -315,7 +317,7 @@ class OfflineJudge:
         short_claim = len(claim.statement.words) <= 3
         needed = p.short_claim_match if short_claim else p.claim_match
         for clause in sentence.clauses if clauses_only else clause_spans(sentence.clauses):
-            if not holds_most(claim.statement, claim.own, clause.plain | clause.negated):
+            if not holds_most(claim.statement, claim.own, clause.plain | clause.negated, p.claim_own):
                 continue
             said = support(claim.statement, clause, 0.0)
             enough = said.score >= needed and (short_claim or said.words >= p.claim_words)

@@ -171,10 +171,10 @@ def clause_spans(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
         yield Clause(first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated, False)
 
 
-def holds_most(claim: Statement, own: frozenset[str], words: frozenset[str]) -> bool:
-    """Whether words hold at least half the weight of a claim's own words (those no correct text uses)."""
+def holds_most(claim: Statement, own: frozenset[str], words: frozenset[str], share: float = 0.5) -> bool:
+    """Whether words hold at least `share` of the weight of a claim's own words (those no correct text uses)."""
     held = sum(claim.words[w] for w in own if w in words)
-    return not own or held >= 0.5 * sum(claim.words[w] for w in own)
+    return not own or held >= share * sum(claim.words[w] for w in own)
 
 
 class Support(NamedTuple):
@@ -237,14 +237,24 @@ def support(point: Statement, sentence: Sentence | Clause, gram_share: float) ->
     return Support(min(1.0, share), 0.0, conflict, words, negations_held, denied / point.total)
 
 
-def candidates(point: Statement, answer: Sequence[Sentence], index: dict[str, list[int]], keep: int) -> list[int]:
-    """The sentences sharing the most weight with a statement (fragments never), best first."""
+def candidates(
+    point: Statement, answer: Sequence[Sentence], index: dict[str, list[int]], keep: int, terse: bool = False
+) -> list[int]:
+    """The sentences sharing the most weight with a statement, best first: never fragments, unless `terse` allows
+    short ones that end as a sentence does ("Training longer always helps large models." has no function word)."""
     shared: dict[int, float] = {}
     for word, weight in point.words.items():
         for number in index.get(word, ()):
             shared[number] = shared.get(number, 0.0) + weight
-    ranked = sorted((n for n in shared if not answer[n].fragment), key=lambda n: (-shared[n], n))
-    return ranked[:keep]
+    allowed = (n for n in shared if not answer[n].fragment or (terse and _terse(answer[n])))
+    return sorted(allowed, key=lambda n: (-shared[n], n))[:keep]
+
+
+TERSE_WORDS = 12
+
+
+def _terse(sentence: Sentence) -> bool:
+    return sentence.mass <= TERSE_WORDS and sentence.span.text.rstrip().endswith((".", "!", "?"))
 
 
 def word_index(answer: Sequence[Sentence]) -> dict[str, list[int]]:
