@@ -15,7 +15,8 @@ from grader.bank import Bank
 from grader.bank.questions import find_question, load_questions
 from grader.bank.rubrics import load_rubric
 from grader.judges.base import GradedExample, GradingTask, Judgement
-from grader.judges.offline import OfflineJudge, OfflineParams, answer_flags, decide
+from grader.judges.offline import OfflineJudge, answer_flags, decide
+from grader.judges.offline_params import OfflineParams
 from grader.models import Question, Rubric, Verdict
 from grader.scoring import missing_evidence, total_score, verdict_problems
 from grader.text.negation import negated_tokens

@@ -177,7 +177,8 @@ def test_samples_are_combined_with_spread(tmp_path: Path, q05_answer: str) -> No
 
 
 def test_offline_grades_made_with_other_constants_are_not_served(tmp_path: Path, q05_answer: str) -> None:
-    from grader.judges.offline import OfflineJudge, OfflineParams
+    from grader.judges.offline import OfflineJudge
+    from grader.judges.offline_params import OfflineParams
 
     settings = Settings(backend="offline", cache_path=tmp_path / "c.sqlite")
     first = GradingService(settings).grade_answer("q05", q05_answer)

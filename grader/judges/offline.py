@@ -27,158 +27,33 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable
 from typing import NamedTuple
 
-from grader.bank.reference import REFERENCE_TAG
 from grader.judges.base import GradedExample, GradingTask, Judgement, JudgeProfile
-from grader.judges.offline_feedback import CriterionView, Error, PointMatch, build_verdict
+from grader.judges.offline_feedback import Error, PointMatch, build_verdict
 from grader.judges.offline_flags import answer_flags
+from grader.judges.offline_index import Claim, RubricIndex, build_index, claim_of, own_words
 from grader.judges.offline_levels import curve, round_levels, shift_to
+from grader.judges.offline_params import OfflineParams
 from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
     MIN_EXAMPLE_WORDS,
+    TERSE_WORDS,
     Sentence,
-    Statement,
     Support,
     analyse,
     candidates,
-    claim_statement,
     clause_spans,
     holds_most,
-    statement,
     support,
     word_index,
-    word_rarity,
 )
 from grader.metrics import ridge_line
-from grader.models import Rubric, Verdict, wrong_claim_of
+from grader.models import Rubric, Verdict
 from grader.text.passages import passage
-from grader.text.textsim import Neighbours, Span, idf_weights, ordered_recall, tokens
+from grader.text.textsim import Neighbours, Span, ordered_recall
 from grader.vocabulary import KEY_POINT_ESTIMATE
-
-
-@dataclass(frozen=True)
-class Credit:
-    """How key-point support becomes a criterion's fraction of its top level."""
-
-    point_low: float
-    """A key point earns nothing at a support of this or less."""
-    point_high: float
-    """… and full credit from this support up."""
-    full: float
-    """Mean key-point credit from which the criterion earns its top level."""
-    gram_share: float = 0.5
-    """Share of letter trigrams (against whole words) in a sentence's support."""
-
-
-@dataclass(frozen=True)
-class OfflineParams:
-    """The offline judge's constants, chosen on SAF `train` and on the bank's exemplars (never a test split)."""
-
-    question_weight: float = 0.3
-    """Weight of a key-point word that also occurs in the question: repeating the question is not an answer."""
-    rarity_floor: float = 0.05
-    """A word weighs this plus its rarity (0 … 1): common words still count a little."""
-    point_mass: float = 1.0
-    """Key points weigh their word mass to this power within a criterion (0: all count equally)."""
-    found: float = 0.5
-    """Support from which a key point counts as found (strengths, gaps, evidence)."""
-    key_points: Credit = Credit(point_low=0.1, point_high=0.6, full=0.6)
-    """For hand-written rubrics: crisp key points."""
-    sentences: Credit = Credit(point_low=0.0, point_high=1.0, full=0.3, gram_share=0.75)
-    """For rubrics built from a reference answer: each key point a sentence bundling several facts."""
-    window_share: float = 0.5
-    """Rubrics built from a reference answer only: share of a key point's support from its best one- or
-    two-sentence window (the rest from the whole answer; see reference_match.py)."""
-    candidates: int = 4
-    """Sentences examined per key point: those sharing the most weight with it."""
-    neighbours: int = 10
-    sim_power: float = 4.0
-    """Neighbour weight is cosine similarity to this power: the closest graded answers dominate."""
-    knn_share: float = 0.65
-    """Share of the neighbours' estimate in the target once many graded answers are known."""
-    knn_half: float = 5.0
-    """Graded answers at which the neighbours' share reaches half its maximum."""
-    prior_strength: float = 5.0
-    """Pseudo-answers holding the coverage-to-score line at identity until graded answers move it."""
-    claim_match: float = 0.66
-    """Support (same sense, words only) from which a clause states a wrong claim …"""
-    claim_least_weight: float = 0.9
-    """A claim whose words weigh less than this in all (common words only) is too vague to look for …"""
-    short_claim_match: float = 0.8
-    """… (claims of three words or fewer: this much of their weight) …"""
-    claim_words: float = 0.6
-    """… holding at least this share of its words (a claim's rare subject alone does not state it) …"""
-    claim_sentence: float = 0.8
-    """… or from which a whole sentence does, words mostly in the claim's order …"""
-    claim_sentence_words: float = 0.9
-    claim_sentence_order: float = 0.75
-    """… and this share of its weight in order;"""
-    claim_gram_share: float = 0.2
-    """… its words counting more than their letter trigrams (a claim turns on exact words) …"""
-    claim_order: float = 0.5
-    """… with at least this share of the claim's weight in the claim's own order, and this share of the weight of
-    its words no correct text of the rubric uses:"""
-    claim_own: float = 0.5
-    reversed_match: float = 0.55
-    """Reversed support from which a sentence denies a key point (an error) …"""
-    denied_share: float = 0.35
-    """… when the words it negates or reverses carry at least this share of the key point's weight."""
-    error_penalty: float = 0.2
-    """Share of the maximum each error takes off the total."""
-    error_levels: float = 1.0
-    """Share of its criterion's levels an error takes off: a criterion built on a wrong claim earns level 0, as
-    the rubrics' own level-0 descriptors say."""
-    relevant: float = 0.4
-    """Support from which a sentence counts as fully on point (for precision)."""
-    precision_full: float = 0.5
-    """Share of on-point content from which an answer is not diluted."""
-    cache_size: int = 128
-
-
-class _KeyPoint(NamedTuple):
-    """A key point as the clauses it joins ("X; Y"): each must be stated, each in a sentence of its own or not."""
-
-    text: str
-    clauses: tuple[Statement, ...]
-    total: float
-    whole: Statement
-    """The key point as one statement (rubrics built from a reference answer match it whole)."""
-
-
-class _Criterion(NamedTuple):
-    view: CriterionView
-    points: tuple[_KeyPoint, ...]
-    mass: tuple[float, ...]
-    share: float
-    """Weight / total weight: this criterion's part of the total score."""
-
-
-class _Claim(NamedTuple):
-    """A wrong claim (misconception, red flag, level-0 example) and the criterion it lowers."""
-
-    statement: Statement
-    order: tuple[tuple[str, float], ...]
-    criterion: int
-    own: frozenset[str]
-    """Its words that no correct text of the rubric uses ("symmetric" in "the KL term is symmetric"): what makes
-    it wrong, so a clause must hold most of their weight to state it."""
-    label: str
-    """The rubric's wording of the claim (a phrasing of it is matched under the rubric's words)."""
-
-
-@dataclass
-class _RubricIndex:
-    rubric: Rubric
-    criteria: list[_Criterion]
-    claims: list[_Claim]
-    credit: Credit
-    hardened: bool
-    """Hand-written rubric: errors, fragments and dilution apply (not to rubrics built from a reference)."""
-    topic: frozenset[str]
-    """Words of the rubric's correct texts (reference answer, key points)."""
 
 
 class _Graded(NamedTuple):
@@ -250,14 +125,14 @@ class OfflineJudge:
     def stating(self, rubric: Rubric, question: str, claim_text: str, answer: str) -> Span | None:
         """The sentence of an answer that states a claim, matched as the rubric's misconceptions are (for lint)."""
         index = self._rubric_index(rubric, question)
-        claim = _claim(claim_text, self.params, MIN_EXAMPLE_WORDS)
+        claim = claim_of(claim_text, self.params, MIN_EXAMPLE_WORDS)
         if claim is None:
             return None
-        wanted = _Claim(claim, tuple(claim.words.items()), 0, _own(claim, index.topic), claim.text)
+        wanted = Claim(claim, tuple(claim.words.items()), 0, own_words(claim, index.topic), claim.text)
         # Level-0 examples are terse ("calls BERT a decoder model"): only a clause that says it counts.
         return next((s.span for s in analyse(answer) if not s.fragment and self._states(wanted, s, True)), None)
 
-    def _read(self, index: _RubricIndex, text: str) -> _Reading:
+    def _read(self, index: RubricIndex, text: str) -> _Reading:
         p = self.params
         if not index.hardened:
             whole = passage(text)
@@ -266,19 +141,8 @@ class OfflineJudge:
             return _Reading(found, [], 1.0)
         answer = analyse(text)
         words = word_index(answer)
-        errors: list[Error] = []
-        wrong: set[int] = set()
-        if index.hardened:
-            stated: set[str] = set()
-            for claim in index.claims:
-                if claim.label in stated:
-                    continue  # another phrasing of this wrong claim was found: one error per claim
-                for number in candidates(claim.statement, answer, words, 2, terse=True):
-                    if number not in wrong and self._states(claim, answer[number]):
-                        errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
-                        wrong.add(number)
-                        stated.add(claim.label)
-                        break
+        errors = self._wrong_claims(index, answer, words)
+        wrong = {answer.index(next(s for s in answer if s.span == e.span)) for e in errors}
         relevance = [0.0] * len(answer)
         matches: list[list[PointMatch]] = []
         for number, crit in enumerate(index.criteria):
@@ -310,7 +174,40 @@ class OfflineJudge:
         )
         return _Reading(matches, errors, on_point / mass if mass else 0.0)
 
-    def _states(self, claim: _Claim, sentence: Sentence, clauses_only: bool = False) -> bool:
+    def _wrong_claims(self, index: RubricIndex, answer: list[Sentence], words: dict[str, list[int]]) -> list[Error]:
+        """Sentences stating a wrong claim: in its words or a phrasing's, and nearer to it than to any correct text."""
+        p = self.params
+        errors: list[Error] = []
+        stated: set[str] = set()
+        wrong: set[int] = set()
+        for claim in index.claims:
+            if claim.label in stated:
+                continue  # another phrasing of this wrong claim was found: one error per claim
+            for number in candidates(claim.statement, answer, words, 2, terse=True):
+                if number in wrong or not self._states(claim, answer[number]):
+                    continue
+                senses = _senses(answer[number])
+                if index.contrast.correct(senses) >= index.contrast.wrong(senses).similarity + p.correct_margin:
+                    continue  # its words are the claim's, but it says what the rubric holds true
+                errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
+                wrong.add(number)
+                stated.add(claim.label)
+                break
+        for number, sentence in enumerate(answer):
+            if number in wrong or sentence.negated or (sentence.fragment and sentence.mass > TERSE_WORDS):
+                continue  # a negation may turn any claim round: the word matcher above judges those
+            senses = _senses(sentence)
+            near = index.contrast.wrong(senses)
+            if near.similarity < p.near_wrong or near.owner < 0:
+                continue
+            criterion, label = index.wrong_claims[near.owner]
+            if label not in stated and near.similarity >= index.contrast.correct(senses) + p.near_margin:
+                errors.append(Error(criterion, label, sentence.span, False))
+                wrong.add(number)
+                stated.add(label)
+        return errors
+
+    def _states(self, claim: Claim, sentence: Sentence, clauses_only: bool = False) -> bool:
         """Whether a sentence states a wrong claim: in one of its clauses, or across it almost word for word."""
         p = self.params
         # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
@@ -344,18 +241,18 @@ class OfflineJudge:
         while len(self._cache) > self.params.cache_size:
             self._cache.popitem(last=False)
 
-    def _rubric_index(self, rubric: Rubric, question: str) -> _RubricIndex:
+    def _rubric_index(self, rubric: Rubric, question: str) -> RubricIndex:
         # Keyed by identity; the entry holds the rubric itself, so its id cannot be reused while cached.
         key = ("rubric", id(rubric), question)
         cached = self._cache.get(key)
-        if isinstance(cached, _RubricIndex) and cached.rubric is rubric:
+        if isinstance(cached, RubricIndex) and cached.rubric is rubric:
             self._cache.move_to_end(key)
             return cached
-        index = _build_index(rubric, question, self.params)
+        index = build_index(rubric, question, self.params)
         self._remember(key, index)
         return index
 
-    def _fractions(self, index: _RubricIndex, matches: list[list[PointMatch]]) -> list[float]:
+    def _fractions(self, index: RubricIndex, matches: list[list[PointMatch]]) -> list[float]:
         fractions = []
         for crit, found in zip(index.criteria, matches, strict=True):
             credit = [curve(m.score, index.credit.point_low, index.credit.point_high) for m in found]
@@ -363,7 +260,7 @@ class OfflineJudge:
             fractions.append(curve(coverage, 0.0, index.credit.full))
         return fractions
 
-    def _graded(self, index: _RubricIndex, examples: tuple[GradedExample, ...]) -> _Graded | None:
+    def _graded(self, index: RubricIndex, examples: tuple[GradedExample, ...]) -> _Graded | None:
         """Neighbours over the graded examples, and the ridge line from coverage to their scores."""
         key = ("graded", id(index.rubric), examples)
         cached = self._cache.get(key)
@@ -384,69 +281,13 @@ class OfflineJudge:
         return built
 
 
+def _senses(sentence: Sentence) -> frozenset[tuple[str, bool]]:
+    return frozenset((w, False) for w in sentence.plain) | frozenset((w, True) for w in sentence.negated)
+
+
 def decide(task: GradingTask) -> Verdict:
     """The offline verdict for one answer with default parameters (one shared judge, so indexes are reused)."""
     return _DEFAULT.decide(task)
-
-
-def _build_index(rubric: Rubric, question: str, params: OfflineParams) -> _RubricIndex:
-    question_words = set(tokens(question))
-    rarity = word_rarity()
-    hardened = REFERENCE_TAG not in rubric.tags
-    # A rubric built from a reference answer may be of any field: its words weigh by how rare they are among its
-    # own key points, not by how rare they are in this bank's field.
-    local = idf_weights([tokens(p) for c in rubric.criteria for p in c.key_points])
-
-    def weight(token: str) -> float:
-        asked = params.question_weight if token in question_words else 1.0
-        if not hardened:
-            return local.get(token, 1.0) * asked
-        return (params.rarity_floor + rarity.get(token, 1.0)) * asked
-
-    total_weight = sum(c.weight for c in rubric.criteria)
-    criteria = []
-    for spec in rubric.criteria:
-        points = tuple(_key_point(text, weight) for text in spec.key_points)
-        mass = tuple(max(p.total, 1e-6) ** params.point_mass for p in points)
-        view = CriterionView(spec, tuple(p.text for p in points))
-        criteria.append(_Criterion(view, points, mass, spec.weight / total_weight))
-    topic = frozenset(tokens(rubric.reference_answer)) | {
-        w for c in rubric.criteria for p in c.key_points for w in tokens(p)
-    }
-    said: dict[str, list[str]] = {}
-    for entry in rubric.phrasings:
-        said.setdefault(wrong_claim_of(rubric, entry.claim) or "", []).extend(entry.said)
-    claims = []
-    for text in [*rubric.misconceptions, *rubric.red_flags]:
-        claim = _claim(text, params)
-        forms = [c for c in (claim, *(_claim(s, params) for s in said.get(text, ()))) if c is not None]
-        if not forms:
-            continue
-        label = claim.text if claim is not None else text.split(";")[0].strip()
-        # The criterion a wrong claim lowers is the one whose key points share most of its words, in any phrasing.
-        related = [
-            sum(f.words.get(w, 0.0) for f in forms for p in c.points for k in p.clauses for w in k.words)
-            for c in criteria
-        ]
-        criterion = related.index(max(related))
-        claims += [_Claim(f, tuple(f.words.items()), criterion, _own(f, topic), label) for f in forms]
-    credit = params.key_points if hardened else params.sentences
-    return _RubricIndex(rubric, criteria, claims, credit, hardened, topic)
-
-
-def _claim(text: str, params: OfflineParams, least: int = 2) -> Statement | None:
-    return claim_statement(text, params.rarity_floor, params.claim_least_weight, least)
-
-
-def _own(claim: Statement, topic: frozenset[str]) -> frozenset[str]:
-    return frozenset(w for w in claim.words if w not in topic)
-
-
-def _key_point(text: str, weight: Callable[[str], float]) -> _KeyPoint:
-    parts = [statement(part, weight) for part in text.split(";")]
-    whole = statement(text, weight)
-    clauses = tuple(part for part in parts if part.words) or (whole,)
-    return _KeyPoint(text.strip(), clauses, sum(c.total for c in clauses), whole)
 
 
 _DEFAULT = OfflineJudge()

@@ -240,8 +240,11 @@ def support(point: Statement, sentence: Sentence | Clause, gram_share: float) ->
 def candidates(
     point: Statement, answer: Sequence[Sentence], index: dict[str, list[int]], keep: int, terse: bool = False
 ) -> list[int]:
-    """The sentences sharing the most weight with a statement, best first: never fragments, unless `terse` allows
-    short ones that end as a sentence does ("Training longer always helps large models." has no function word)."""
+    """The sentences sharing the most weight with a statement, best first.
+
+    Never fragments, unless `terse` allows short ones that end as a sentence does ("Training longer always helps
+    large models." has no function word).
+    """
     shared: dict[int, float] = {}
     for word, weight in point.words.items():
         for number in index.get(word, ()):
