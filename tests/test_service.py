@@ -183,7 +183,7 @@ def test_offline_grades_made_with_other_constants_are_not_served(tmp_path: Path,
     settings = Settings(backend="offline", cache_path=tmp_path / "c.sqlite")
     first = GradingService(settings).grade_answer("q05", q05_answer)
     again = GradingService(settings).grade_answer("q05", q05_answer)
-    tuned = GradingService(settings, judge=OfflineJudge(OfflineParams(error_penalty=0.3))).grade_answer(
+    tuned = GradingService(settings, judge=OfflineJudge(OfflineParams(error_penalty=0.5))).grade_answer(
         "q05", q05_answer
     )
     assert not first.provenance.cached and again.provenance.cached and not tuned.provenance.cached

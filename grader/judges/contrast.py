@@ -4,8 +4,8 @@ Word matching alone reads "QLoRA keeps the base in 4-bit and trains the adapters
 claim "QLoRA quantises the adapters to 4 bits": the words are the claim's, the relation is not. A rubric states
 the truth many times over (key points, reference answer, the correction after each misconception, its top
 exemplars) and the error in one or more phrasings, so the nearer of the two, by weighted word overlap with each
-word's sense, says which one a sentence is saying. The same nearness finds a wrong claim said in words the claim
-does not use but one of its phrasings does.
+word's sense, says which one a sentence is saying. (Used as a detector on its own, the same nearness found more
+paraphrased claims in bench/claims but also misfired on honest answers: see docs/offline-grader.md.)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Nearest(NamedTuple):
     similarity: float
     """Cosine of weighted word-and-sense sets, 0 … 1."""
     owner: int
+    """Whose text it is (for wrong claims: the criterion the claim lowers); -1 when none shares a word."""
     """Which text (for wrong claims: the claim the phrasing belongs to); -1 when nothing shares a word."""
 
 
@@ -70,10 +71,7 @@ class Contrast:
         self._correct = _Texts(((s, n) for n, s in enumerate(correct)), weight)
 
     def wrong(self, senses: frozenset[Sense]) -> Nearest:
-        """The nearest wrong claim or phrasing, owned by the index of its claim.
-
-        A text negating a word the sentence asserts, or the reverse, is not near.
-        """
+        """The nearest wrong claim or phrasing (one negating a word the sentence asserts, or the reverse, is not)."""
         return self._wrong.nearest(senses, self.weight)
 
     def correct(self, senses: frozenset[Sense]) -> float:

@@ -39,7 +39,6 @@ from grader.judges.offline_params import OfflineParams
 from grader.judges.reference_match import reference_support
 from grader.judges.statements import (
     MIN_EXAMPLE_WORDS,
-    TERSE_WORDS,
     Sentence,
     Support,
     analyse,
@@ -118,9 +117,13 @@ class OfflineJudge:
         views = [c.view for c in index.criteria]
         return build_verdict(views, reading.matches, levels, reading.errors, p.found, index.credit.point_low)
 
-    def errors(self, rubric: Rubric, question: str, answer: str) -> list[Error]:
-        """The sentences of an answer that state a wrong claim or deny a key point (for rubric lint)."""
-        return self._read(self._rubric_index(rubric, question), answer).errors
+    def errors(self, rubric: Rubric, question: str, answer: str, veto: bool = True) -> list[Error]:
+        """The sentences of an answer that state a wrong claim or deny a key point.
+
+        Without `veto`, also those nearer to a correct text of the rubric than to the claim: rubric lint asks
+        whether a claim's words match the rubric's own correct texts, which the veto would always excuse.
+        """
+        return self._read(self._rubric_index(rubric, question), answer, veto).errors
 
     def stating(self, rubric: Rubric, question: str, claim_text: str, answer: str) -> Span | None:
         """The sentence of an answer that states a claim, matched as the rubric's misconceptions are (for lint)."""
@@ -132,7 +135,7 @@ class OfflineJudge:
         # Level-0 examples are terse ("calls BERT a decoder model"): only a clause that says it counts.
         return next((s.span for s in analyse(answer) if not s.fragment and self._states(wanted, s, True)), None)
 
-    def _read(self, index: RubricIndex, text: str) -> _Reading:
+    def _read(self, index: RubricIndex, text: str, veto: bool = True) -> _Reading:
         p = self.params
         if not index.hardened:
             whole = passage(text)
@@ -141,8 +144,7 @@ class OfflineJudge:
             return _Reading(found, [], 1.0)
         answer = analyse(text)
         words = word_index(answer)
-        errors = self._wrong_claims(index, answer, words)
-        wrong = {answer.index(next(s for s in answer if s.span == e.span)) for e in errors}
+        errors, wrong = self._wrong_claims(index, answer, words, veto)
         relevance = [0.0] * len(answer)
         matches: list[list[PointMatch]] = []
         for number, crit in enumerate(index.criteria):
@@ -174,8 +176,13 @@ class OfflineJudge:
         )
         return _Reading(matches, errors, on_point / mass if mass else 0.0)
 
-    def _wrong_claims(self, index: RubricIndex, answer: list[Sentence], words: dict[str, list[int]]) -> list[Error]:
-        """Sentences stating a wrong claim: in its words or a phrasing's, and nearer to it than to any correct text."""
+    def _wrong_claims(
+        self, index: RubricIndex, answer: list[Sentence], words: dict[str, list[int]], veto: bool
+    ) -> tuple[list[Error], set[int]]:
+        """Sentences that state a wrong claim, or a correct text's fact with a figure of their own; their numbers.
+
+        A claim is stated in its words or a phrasing's, by a sentence nearer to it than to any correct text.
+        """
         p = self.params
         errors: list[Error] = []
         stated: set[str] = set()
@@ -187,25 +194,23 @@ class OfflineJudge:
                 if number in wrong or not self._states(claim, answer[number]):
                     continue
                 senses = _senses(answer[number])
-                if index.contrast.correct(senses) >= index.contrast.wrong(senses).similarity + p.correct_margin:
+                if (
+                    veto
+                    and index.contrast.correct(senses) >= index.contrast.wrong(senses).similarity + p.correct_margin
+                ):
                     continue  # its words are the claim's, but it says what the rubric holds true
                 errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
                 wrong.add(number)
                 stated.add(claim.label)
                 break
         for number, sentence in enumerate(answer):
-            if number in wrong or sentence.negated or (sentence.fragment and sentence.mass > TERSE_WORDS):
-                continue  # a negation may turn any claim round: the word matcher above judges those
-            senses = _senses(sentence)
-            near = index.contrast.wrong(senses)
-            if near.similarity < p.near_wrong or near.owner < 0:
-                continue
-            criterion, label = index.wrong_claims[near.owner]
-            if label not in stated and near.similarity >= index.contrast.correct(senses) + p.near_margin:
-                errors.append(Error(criterion, label, sentence.span, False))
+            if number in wrong or sentence.negated:
+                continue  # "not 50% but 15%" gives a new figure to deny it
+            fact = index.figures.contradicted(sentence.span.text, sentence.plain)
+            if fact is not None:
+                errors.append(Error(fact.criterion, fact.text, sentence.span, True))
                 wrong.add(number)
-                stated.add(label)
-        return errors
+        return errors, wrong
 
     def _states(self, claim: Claim, sentence: Sentence, clauses_only: bool = False) -> bool:
         """Whether a sentence states a wrong claim: in one of its clauses, or across it almost word for word."""

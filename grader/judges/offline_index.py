@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from grader.bank.reference import REFERENCE_TAG
 from grader.judges.contrast import Contrast, Sense
+from grader.judges.figures import Figures, numbers
 from grader.judges.offline_feedback import CriterionView
 from grader.judges.offline_params import Credit, OfflineParams
 from grader.judges.statements import Statement, claim_statement, statement, word_rarity
@@ -69,8 +70,7 @@ class RubricIndex:
     topic: frozenset[str]
     """Words of the rubric's correct texts (reference answer, key points)."""
     contrast: Contrast
-    wrong_claims: list[tuple[int, str]]
-    """Per wrong claim of `contrast`: the criterion it lowers and the rubric's wording of it."""
+    figures: Figures
 
 
 def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricIndex:
@@ -103,7 +103,6 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
         said.setdefault(wrong_claim_of(rubric, entry.claim) or "", []).extend(entry.said)
     claims: list[Claim] = []
     wrong: list[tuple[frozenset[Sense], int]] = []
-    wrong_claims: list[tuple[int, str]] = []
     for text in [*rubric.misconceptions, *rubric.red_flags]:
         claim = claim_of(text, params)
         forms = [c for c in (claim, *(claim_of(s, params) for s in said.get(text, ()))) if c is not None]
@@ -117,25 +116,49 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
         ]
         criterion = related.index(max(related))
         claims += [Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label) for f in forms]
-        wrong += [(_senses(f.text), len(wrong_claims)) for f in forms]
-        wrong_claims.append((criterion, label))
+        wrong += [(_senses(f.text), criterion) for f in forms]
     credit = params.key_points if hardened else params.sentences
-    contrast = Contrast(wrong, _correct_texts(rubric), lambda t: params.rarity_floor + rarity.get(t, 1.0))
-    return RubricIndex(rubric, criteria, claims, credit, hardened, topic, contrast, wrong_claims)
+
+    def rare(token: str) -> float:
+        return params.rarity_floor + rarity.get(token, 1.0)
+
+    contrast = Contrast(wrong, [_senses(t) for t in _correct_texts(rubric)], rare)
+    figures = _figures(rubric, question, criteria, rare, params)
+    return RubricIndex(rubric, criteria, claims, credit, hardened, topic, contrast, figures)
+
+
+def _figures(
+    rubric: Rubric, question: str, criteria: list[CriterionIndex], weight: Callable[[str], float], params: OfflineParams
+) -> Figures:
+    def words(text: str) -> frozenset[str]:
+        return frozenset(t for t in tokens(text) if not t.isdigit())
+
+    point_words = [frozenset(w for p in c.view.spec.key_points for w in words(p)) for c in criteria]
+    facts = [(p, words(p), n) for n, c in enumerate(criteria) for p in c.view.spec.key_points]
+    for text in _correct_texts(rubric)[len(facts) :]:
+        shared = [len(words(text) & w) for w in point_words]
+        facts.append((text, words(text), shared.index(max(shared))))
+    stated = [question, rubric.reference_answer, *rubric.misconceptions, *rubric.red_flags]
+    stated += [level for c in rubric.criteria for level in c.levels] + [e.answer for e in rubric.exemplars]
+    known = frozenset(n for text in stated + [f[0] for f in facts] for n in numbers(text))
+    return Figures(facts, known, weight, params.figure_weight, params.figure_words)
 
 
 def _senses(text: str) -> frozenset[Sense]:
     return frozenset(negated_tokens(text))
 
 
-def _correct_texts(rubric: Rubric) -> list[frozenset[Sense]]:
-    """What the rubric holds true: key points, the reference answer's and top exemplars' sentences, corrections."""
+def _correct_texts(rubric: Rubric) -> list[str]:
+    """What the rubric holds true.
+
+    Key points (first), the reference answer's and top exemplars' sentences, the corrections of its misconceptions.
+    """
     texts = [p for c in rubric.criteria for p in c.key_points]
     texts += [s.text for s in sentences(rubric.reference_answer)]
     texts += [m.split(";", 1)[1] for m in rubric.misconceptions if ";" in m]
     top = [e.answer for e in rubric.exemplars if e.expected_score >= TOP_EXEMPLAR * rubric.max_score]
     texts += [s.text for answer in top for s in sentences(answer)]
-    return [_senses(t) for t in texts]
+    return texts
 
 
 def claim_of(text: str, params: OfflineParams, least: int = 2) -> Statement | None:

@@ -71,15 +71,16 @@ class OfflineParams:
     correct_margin: float = 0.0
     """A sentence matching a wrong claim's words is not an error when it is this much nearer (word-and-sense
     cosine) to one of the rubric's correct texts than to any wrong claim or phrasing."""
-    near_wrong: float = 0.55
-    """A sentence with no negation this near to a wrong claim or one of its phrasings states it …"""
-    near_margin: float = 0.1
-    """… when it is also this much nearer to it than to any correct text of the rubric."""
+    figure_weight: float = 1.5
+    """A sentence with no negation giving a number no text of the rubric gives states a correct text's fact wrongly
+    when it shares words of this much weight with it …"""
+    figure_words: int = 2
+    """… and at least this many words."""
     reversed_match: float = 0.55
     """Reversed support from which a sentence denies a key point (an error) …"""
     denied_share: float = 0.35
     """… when the words it negates or reverses carry at least this share of the key point's weight."""
-    error_penalty: float = 0.2
+    error_penalty: float = 0.3
     """Share of the maximum each error takes off the total."""
     error_levels: float = 1.0
     """Share of its criterion's levels an error takes off: a criterion built on a wrong claim earns level 0, as

@@ -38,7 +38,7 @@ def self_contradictions(rubric: Rubric, question: str, judge: OfflineJudge | Non
         if e.expected_score >= TOP_EXEMPLAR * rubric.max_score
     ]
     for loc, name, text in correct:
-        for error in judge.errors(rubric, question, text):
+        for error in judge.errors(rubric, question, text, veto=False):
             if error.reversed_point:
                 continue
             findings.append(

@@ -114,6 +114,8 @@ class Clause(NamedTuple):
     negated: frozenset[str]
     contrast: bool = False
     """It opens with "but", "whereas", "although" …: set against the clause before it."""
+    joined: bool = False
+    """Two neighbouring clauses read as one (`clause_spans`)."""
 
 
 _CONTRAST = re.compile(r"^\W*(?:but|whereas|although|though|however|yet|while|except)\b", re.I)
@@ -168,7 +170,9 @@ def clause_spans(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
     for first, second in zip(clauses, clauses[1:], strict=False):
         if second.contrast:
             continue  # "X, but Y" sets Y against X: together they state neither
-        yield Clause(first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated, False)
+        yield Clause(
+            first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated, False, True
+        )
 
 
 def holds_most(claim: Statement, own: frozenset[str], words: frozenset[str], share: float = 0.5) -> bool:
