@@ -190,7 +190,8 @@ class OfflineJudge:
         for claim in index.claims:
             if claim.label in stated:
                 continue  # another phrasing of this wrong claim was found: one error per claim
-            for number in candidates(claim.statement, answer, words, 2, terse=True):
+            # A sentence holding less of the claim's weight than any way of stating it needs cannot state it.
+            for number in candidates(claim.statement, answer, words, 2, terse=True, least=p.claim_match):
                 if number in wrong or not self._states(claim, answer[number]):
                     continue
                 senses = _senses(answer[number])

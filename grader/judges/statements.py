@@ -242,18 +242,24 @@ def support(point: Statement, sentence: Sentence | Clause, gram_share: float) ->
 
 
 def candidates(
-    point: Statement, answer: Sequence[Sentence], index: dict[str, list[int]], keep: int, terse: bool = False
+    point: Statement,
+    answer: Sequence[Sentence],
+    index: dict[str, list[int]],
+    keep: int,
+    terse: bool = False,
+    least: float = 0.0,
 ) -> list[int]:
     """The sentences sharing the most weight with a statement, best first.
 
     Never fragments, unless `terse` allows short ones that end as a sentence does ("Training longer always helps
-    large models." has no function word).
+    large models." has no function word). Sentences sharing less than `least` of its weight are left out.
     """
     shared: dict[int, float] = {}
     for word, weight in point.words.items():
         for number in index.get(word, ()):
             shared[number] = shared.get(number, 0.0) + weight
-    allowed = (n for n in shared if not answer[n].fragment or (terse and _terse(answer[n])))
+    floor = least * point.total
+    allowed = (n for n in shared if shared[n] >= floor and (not answer[n].fragment or (terse and _terse(answer[n]))))
     return sorted(allowed, key=lambda n: (-shared[n], n))[:keep]
 
 

@@ -29,7 +29,7 @@ _NEGATING = re.compile(
     rf" (?:often |sometimes |still |commonly |wrongly |mistakenly |naively |usually |tend to |keep )*{_BELIEVE}"
     rf"|(?:wrongly|mistakenly|naively|incorrectly) {_BELIEVE}"
     r"|you (?:often |sometimes |still |will |ll |might |may )*hear(?: people say| it said)?"
-    r"|(?:it is|it's|its) tempting to " + _BELIEVE + r"|contrary to (?:popular |common )?belief"
+    rf"|(?:it is|it's|its) tempting to {_BELIEVE}"
     r"|(?:a |the )?(?:common |popular |widespread )?belief (?:is )?that|gets? confused with|(?:is|are) confused with)\b"
 )
 # … and phrases that negate only the few words after them: "rather than X", "instead of X", "unlike X".
@@ -76,13 +76,19 @@ def raw_words(text: str) -> list[str]:
     return WORD.findall(fold(text))
 
 
+# Both kinds in one pass (this runs on every sentence and clause an answer has).
+_NEGATING_ANY = re.compile(f"(?P<all>{_NEGATING.pattern})|(?P<near>{_NEGATING_NEAR.pattern})")
+
+
+def _mark(match: re.Match[str]) -> str:
+    return f"{match.group()} {'not' if match.group('all') else _NEAR} "
+
+
 def negated_tokens(text: str) -> list[tuple[str, bool]]:
     """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
     out = []
     # The phrase's own words stay (they are content for matching); a marker after it carries the negation.
-    folded = _NEGATING_NEAR.sub(
-        lambda m: f"{m.group()} {_NEAR} ", _NEGATING.sub(lambda m: f"{m.group()} not ", fold(text))
-    )
+    folded = _NEGATING_ANY.sub(_mark, fold(text))
     for clause in _CLAUSE.split(folded):
         scope, near = 0, False
         for word in WORD.findall(clause):

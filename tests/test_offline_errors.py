@@ -1,0 +1,135 @@
+"""The offline judge's error detector: each guard with the attack or the honest sentence it is there for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from grader.bank import Bank
+from grader.bank.questions import find_question, load_questions
+from grader.bank.rubrics import load_rubric
+from grader.judges.figures import numbers
+from grader.judges.offline import OfflineJudge
+from grader.models import Rubric
+from grader.text.negation import negated_tokens
+
+
+@pytest.fixture
+def bank(repo: Path) -> Bank:
+    return Bank.open(repo)
+
+
+def errors(bank: Bank, qid: str, text: str, rubric: Rubric | None = None, veto: bool = True) -> list[str]:
+    rubric = rubric or load_rubric(bank, qid).rubric
+    question = find_question(load_questions(bank), qid).question
+    return [e.claim for e in OfflineJudge().errors(rubric, question, text, veto)]
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        pytest.param("People assume attention is linear.", {"attention", "linear"}, id="people_assume"),
+        pytest.param("A common mistake is thinking attention is linear.", {"attention", "linear"}, id="mistake"),
+        pytest.param("You often hear that attention is linear.", {"attention", "linear"}, id="you_hear"),
+        pytest.param("Contrary to popular belief, attention is quadratic.", set(), id="contrary_asserts"),
+        pytest.param("Many people wrongly think attention is linear.", {"attention", "linear"}, id="wrongly_think"),
+        pytest.param("Those zeros rarely make anything faster.", {"make", "anyth", "fast"}, id="rarely"),
+        pytest.param("Attention is quadratic, people have shown.", set(), id="plain_assertion"),
+    ],
+)
+def test_a_claim_reported_as_others_is_not_asserted(text: str, negated: set[str]) -> None:
+    assert {t for t, n in negated_tokens(text) if n} == negated
+
+
+@pytest.mark.parametrize(
+    ("sentence", "stated"),
+    [
+        pytest.param("The KL term is symmetric, so the direction does not matter.", True, id="asserted"),
+        pytest.param("People assume the KL term is symmetric, but the direction matters.", False, id="people_assume"),
+        pytest.param("A common mistake is thinking the KL divergence is symmetric.", False, id="a_mistake"),
+        pytest.param("You often hear that the KL term is symmetric; it is not.", False, id="you_hear"),
+    ],
+)
+def test_naming_a_misconception_is_not_stating_it(bank: Bank, sentence: str, stated: bool) -> None:
+    assert bool(errors(bank, "q05", sentence)) is stated
+
+
+def test_a_phrasing_catches_the_claim_in_other_words(bank: Bank) -> None:
+    """A candidate's words differ from the rubric's: the rubric lists them, and they cost like the claim."""
+    rubric = load_rubric(bank, "q05").rubric
+    said = "Swapping q and p inside that divergence gives you exactly the same number."
+    assert errors(bank, "q05", said) == []
+    phrased = rubric.model_copy(
+        update={"phrasings": Rubric.model_validate(rubric.model_dump() | {"phrasings": [
+            {"claim": "The KL term is symmetric, or is KL(p(z) || q(z|x))",
+             "said": ["Swapping q and p inside the divergence gives the same number."]}]}).phrasings}
+    )  # fmt: skip
+    found = errors(bank, "q05", said, phrased)
+    assert found == ["The KL term is symmetric, or is KL(p(z) || q(z|x))"]  # reported in the rubric's words
+
+
+def test_phrasings_must_name_one_of_the_rubric_s_claims(bank: Bank) -> None:
+    data = load_rubric(bank, "q05").rubric.model_dump()
+    data["phrasings"] = [{"claim": "Attention is linear", "said": ["It grows linearly."]}]
+    with pytest.raises(ValidationError, match=r"phrasings\[0\]\.claim matches none"):
+        Rubric.model_validate(data)
+    data["phrasings"] = [{"claim": "The KL term is symmetric, or is KL(p(z) || q(z|x))", "said": ["  "]}]
+    with pytest.raises(ValidationError, match="must not be blank"):
+        Rubric.model_validate(data)
+
+
+def test_words_of_a_claim_in_the_relation_the_rubric_holds_true_are_not_an_error(bank: Bank) -> None:
+    """The words of "QLoRA quantises the adapters to 4 bits", the relation of the rubric's key point."""
+    right = "QLoRA puts the frozen base in 4-bit NF4 and trains the adapters in higher precision, so it fits one GPU."
+    assert errors(bank, "q21", right, veto=False)  # the words alone match the claim …
+    assert errors(bank, "q21", right) == []  # … but the sentence is nearer the rubric's correct texts
+
+
+def test_a_claim_rebutted_after_but_is_not_stated(bank: Bank) -> None:
+    rebutted = (
+        "Unstructured sparsity with SparseGPT or Wanda can remove about half the weights in one shot with little "
+        "damage, but on a GPU those zeros rarely make anything faster."
+    )
+    assert errors(bank, "q19", rebutted) == []
+
+
+def test_a_terse_sentence_can_state_a_claim(bank: Bank) -> None:
+    """No function word, so not prose by the fragment rule, yet a full sentence: it is checked."""
+    assert errors(bank, "q30", "Training longer always helps large models.")
+    assert errors(bank, "q30", "training, longer, models, helps, large, always, epochs, data") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "wrong"),
+    [
+        pytest.param("The DCGAN recipe uses Adam with a learning rate of 0.1 and beta1 of 0.99.", True, id="wrong"),
+        pytest.param("The DCGAN recipe uses Adam with a learning rate of 0.0002 and beta1 of 0.5.", False, id="right"),
+        pytest.param("DCGAN does not use a learning rate of 0.1 or a beta1 of 0.99.", False, id="denied"),
+        pytest.param("I trained 3 models over 40 epochs.", False, id="unrelated_figures"),
+    ],
+)
+def test_a_figure_no_text_of_the_rubric_gives_is_an_error(bank: Bank, sentence: str, wrong: bool) -> None:
+    assert bool(errors(bank, "q07", sentence)) is wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("D = 1/2 at the optimum", {0.5}),
+        ("d_model of 12,288", {12288.0}),
+        ("about 50% of the weights", {50.0}),
+        ("GPT-4 in 4-bit", {4.0}),
+        ("version 3.5.1", set()),
+        ("since 2025.", {2025.0}),
+        ("no numbers here", set()),
+    ],
+)
+def test_numbers_are_read_by_value(text: str, values: set[float]) -> None:
+    assert numbers(text) == values
+
+
+def test_a_figure_in_other_notation_is_the_same_figure(bank: Bank) -> None:
+    said = "Against a perfect discriminator the generator reduces the Jensen-Shannon divergence, with D answering 0.5."
+    assert errors(bank, "q02", said) == []  # the rubric writes D = 1/2
