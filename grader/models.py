@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from grader.errors import Failure
 
@@ -110,23 +110,24 @@ class Rubric(StrictModel):
     phrasings: list[ClaimPhrasings] = Field(default_factory=list)
     """Other ways candidates say the misconceptions and red flags (offline judge only; the model reads the claims)."""
 
-    @model_validator(mode="after")
-    def _phrasings_name_a_claim(self) -> Rubric:
-        for number, entry in enumerate(self.phrasings):
-            if wrong_claim_of(self, entry.claim) is None:
-                raise ValueError(
-                    f"phrasings[{number}].claim matches none of the misconceptions or red flags: {entry.claim!r}"
-                )
-        return self
+    @field_validator("phrasings")
+    @classmethod
+    def _phrasings_name_a_claim(cls, entries: list[ClaimPhrasings], info: ValidationInfo) -> list[ClaimPhrasings]:
+        claims = [*info.data.get("misconceptions", []), *info.data.get("red_flags", [])]
+        for number, entry in enumerate(entries):
+            if _named_claim(claims, entry.claim) is None:
+                raise ValueError(f"[{number}].claim matches none of the misconceptions or red flags: {entry.claim!r}")
+        return entries
 
 
 def wrong_claim_of(rubric: Rubric, claim: str) -> str | None:
     """The misconception or red flag a phrasings entry names: the same text, or the same wrong claim before ';'."""
+    return _named_claim([*rubric.misconceptions, *rubric.red_flags], claim)
+
+
+def _named_claim(claims: list[str], claim: str) -> str | None:
     wanted = _claim_key(claim)
-    for text in [*rubric.misconceptions, *rubric.red_flags]:
-        if wanted in (_claim_key(text), _claim_key(text.split(";")[0])):
-            return text
-    return None
+    return next((t for t in claims if wanted in (_claim_key(t), _claim_key(t.split(";")[0]))), None)
 
 
 def _claim_key(text: str) -> str:

@@ -227,3 +227,10 @@ def test_the_shipped_bank_does_not_contradict_itself(repo: Path) -> None:
     for question in load_questions(bank):
         rubric = load_rubric(bank, question.id).rubric
         assert self_contradictions(rubric, question.question) == [], question.id
+
+
+def test_lint_names_the_line_of_a_phrasings_entry_that_names_no_claim(bank_copy: Path) -> None:
+    path = bank_copy / "rubrics" / "q05.yaml"
+    edit(path, "- claim: The KL term is symmetric, or is KL(p(z) || q(z|x))", "- claim: The KL term is antisymmetric")
+    errors = lint_cli(bank_copy, path)
+    assert any(f"{path}:{line_of(path, 'phrasings:')}:" in e and "claim matches none" in e for e in errors), errors

@@ -73,7 +73,7 @@ def test_a_phrasing_catches_the_claim_in_other_words(bank: Bank) -> None:
 def test_phrasings_must_name_one_of_the_rubric_s_claims(bank: Bank) -> None:
     data = load_rubric(bank, "q05").rubric.model_dump()
     data["phrasings"] = [{"claim": "Attention is linear", "said": ["It grows linearly."]}]
-    with pytest.raises(ValidationError, match=r"phrasings\[0\]\.claim matches none"):
+    with pytest.raises(ValidationError, match=r"\[0\]\.claim matches none"):
         Rubric.model_validate(data)
     data["phrasings"] = [{"claim": "The KL term is symmetric, or is KL(p(z) || q(z|x))", "said": ["  "]}]
     with pytest.raises(ValidationError, match="must not be blank"):
