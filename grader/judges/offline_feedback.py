@@ -21,10 +21,11 @@ class PointMatch(NamedTuple):
 
 
 class Error(NamedTuple):
-    """A sentence that states something wrong: a rubric's wrong claim, or a key point reversed."""
+    """A sentence that states something wrong: a rubric's wrong claim, or a correct text reversed or misquoted."""
 
     criterion: int
     claim: str
+    """The wrong claim in the rubric's words; or the correct text (a key point, a figure) the sentence contradicts."""
     span: Span
     reversed_point: bool
 
@@ -92,7 +93,7 @@ def build_verdict(
 
 def _error_text(error: Error) -> str:
     if error.reversed_point:
-        return f"the answer appears to deny a key point (“{short(error.claim)}”)"
+        return f"the answer appears to contradict the rubric (“{short(error.claim)}”)"
     return f"the answer appears to state “{short(error.claim)}”"
 
 
