@@ -1,4 +1,4 @@
-"""Planning a batch: read and match every input before any model call, and the dry run that prices the plan.
+"""Planning a batch: read and match every input (whole, or one file at a time for a run), and the dry run.
 
 The word matcher decides by default; with `--llm-match` the model settles what it is unsure of
 (grader/llm_matching.py). A dry run plans, prepares and counts tokens exactly as a run would, and calls nothing.

@@ -1,8 +1,10 @@
 """Grading many answers: transcripts and answer tables in; results.jsonl, summary.json and reports out.
 
-1. Plan (grader/batch_plan.py): every input is read and matched before any grading call, so a file that does
-   not parse stops the batch before it spends anything. Each answer becomes a work item with a stable id
-   (`path#q07`, `path:12`). BatchOptions and dry_run live there and are re-exported here.
+1. Plan (grader/batch/plan.py): every input is read and matched; a file that does not parse is skipped whole
+   (none of its answers is graded) and listed. Each answer becomes a work item with a stable id (`path#q07`,
+   `path:12`). The first calls go out once the first file with answers is read, and the other files are read
+   between the calls while the first replies are awaited (`_ReadingOn`); --max-cost and --llm-match read
+   everything first. BatchOptions and dry_run live in plan.py and are re-exported here.
 2. Run: `concurrency` workers share one client. An item is prepared (screened, redacted, fitted), looked up
    in the cache (a hit costs no call), priced against --max-cost, then judged under --timeout. A rate limit
    or a transient failure puts the item back in the queue after its Retry-After (or a backoff), so the
