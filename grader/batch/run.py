@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,16 +257,20 @@ class _ReadingOn:
         runner._early = []  # the progress starts once the total is known
 
     def __iter__(self) -> Iterator[list[WorkItem]]:
-        """Each further file's new items (maybe none), then the totals to the runner."""
+        """Each further file's new items (maybe none), then the totals to the runner, then `_warm_later`'s steps."""
         for _ in self.stream:
             new = [item for item in self.plan.items[self.seen :] if item.item_id not in self.done]
             self.seen = len(self.plan.items)
             if new:
                 _warm_up(self.service, new)
-                self.runner.warm_later()
             yield new
         items = self.plan.items
-        self.runner.planned(len(items), sum(1 for item in items if item.item_id in self.done))
+        done_before = sum(1 for item in items if item.item_id in self.done)
+        self.runner.planned(len(items), done_before)
+        for step in _warm_steps(self.service) if done_before < len(items) else ():
+            with contextlib.suppress(Exception):  # the same work is done when needed
+                step()
+            yield []
 
 
 def _service(settings: Any, options: BatchOptions, client: Any = None, judge: Any = None) -> GradingService:
@@ -342,7 +347,7 @@ async def arun_batch(
             reading = _ReadingOn(stream, plan, done, runner, service) if stream is not None else None
             if reading is None:
                 runner.planned(len(plan.items), len(plan.items) - len(todo))
-            if todo:
+            if todo and reading is None:
                 runner.warm_later()
             try:
                 await runner.run(todo, reading)
@@ -422,14 +427,21 @@ def _warm_up(service: GradingService, items: Sequence[WorkItem], *, counts: bool
 def _warm_later(service: GradingService) -> None:
     """What is needed only after the first calls return: the model's price and the report templates.
 
-    Run in a thread as the first calls go out, so it is done in the time this process waits for their replies
-    (a batch that does it when first needed waits ~0.1 s longer).
+    In a thread as the first calls go out: done while this process waits for their replies (when first needed,
+    the batch waits ~0.1 s longer). A run that reads on does the steps itself once the plan is whole
+    (`_ReadingOn`): a thread would contend with the reading and the first calls (replies ~60 ms later).
     """
+    for step in _warm_steps(service):
+        step()
+
+
+def _warm_steps(service: GradingService) -> list[Callable[[], object]]:
     from grader.batch.reports import warm_templates
 
+    steps: list[Callable[[], object]] = [warm_templates]
     if service.profile.calls_model and service.profile.model:
-        known_price(service.profile.model)
-    warm_templates()
+        steps.insert(0, functools.partial(known_price, service.profile.model))
+    return steps
 
 
 def run_batch(paths: Sequence[Path], settings: Any, options: BatchOptions, **kwargs: Any) -> BatchOutcome:
