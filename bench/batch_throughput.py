@@ -56,7 +56,7 @@ def write_transcripts(folder: Path, answers: int) -> int:
 
 
 class Clock:
-    """A progress sink that timestamps the grading phase."""
+    """A progress sink that timestamps the grading phase (from the moment the plan is whole: `start`)."""
 
     def __init__(self) -> None:
         self.started = self.finished = self.cpu_started = self.cpu_finished = 0.0
@@ -109,8 +109,9 @@ def main() -> None:
     print(f"whole batch (read, match, grade, reports): {wall:.2f} s = {wall / ideal:.2f} x ideal")
     before, after = clock.started - started, ended - clock.finished
     print(
-        f"  of which fixed, whatever the batch size: {before:.2f} s before the first call (SDK import, token table, "
-        f"reading and matching transcripts), {after:.2f} s of reports after the last"
+        f"  of which fixed, whatever the batch size: {before:.2f} s before the plan is whole (SDK import, token "
+        f"table, reading and matching transcripts; the first calls go out once the first file is read, so part of "
+        f"the reading overlaps the grading phase), {after:.2f} s of reports after the last"
     )
     phase_cpu = clock.cpu_finished - clock.cpu_started
     print(

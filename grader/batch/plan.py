@@ -1,4 +1,4 @@
-"""Planning a batch: read and match every input before any model call, and the dry run that prices the plan.
+"""Planning a batch: read and match every input (whole, or one file at a time for a run), and the dry run.
 
 The word matcher decides by default; with `--llm-match` the model settles what it is unsure of
 (grader/llm_matching.py). A dry run plans, prepares and counts tokens exactly as a run would, and calls nothing.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ from grader.errors import Failure, GraderError, InputError
 from grader.grading.estimate import estimate_tokens
 from grader.grading.service import GradingService, StagedAnswer
 from grader.pricing import Price
-from grader.transcripts.interview import Plan, WorkItem, plan_inputs
+from grader.transcripts.interview import Plan, WorkItem, plan_inputs, plan_stream
 from grader.transcripts.matching import DEFAULT_THRESHOLD, Match, QuestionMatcher, RubricHints
 from grader.vocabulary import ErrorCode
 
@@ -77,11 +77,21 @@ def plan_batch(
     paths: Sequence[Path], service: GradingService, options: BatchOptions, referee: Referee | None = None
 ) -> Plan:
     """Read and match every input (`transcript.plan_inputs`) against the service's bank."""
-    referee = referee or Referee(word_matcher(service, options))
-    matcher: Any = referee
-    if options.use_plan is not None:
-        matcher = Corrected(referee, read_plan(options.use_plan, [q.id for q in service.questions]))
+    matcher = _batch_matcher(service, options, referee)
     return plan_inputs(paths, matcher, _ids(service), interviewers=options.interviewers, encoding=options.encoding)
+
+
+def plan_batch_stream(paths: Sequence[Path], service: GradingService, options: BatchOptions) -> Iterator[Plan]:
+    """`plan_batch` one input file at a time (`transcripts.interview.plan_stream`): a run grades as it reads."""
+    matcher = _batch_matcher(service, options)
+    yield from plan_stream(paths, matcher, _ids(service), interviewers=options.interviewers, encoding=options.encoding)
+
+
+def _batch_matcher(service: GradingService, options: BatchOptions, referee: Referee | None = None) -> Any:
+    referee = referee or Referee(word_matcher(service, options))
+    if options.use_plan is not None:
+        return Corrected(referee, read_plan(options.use_plan, [q.id for q in service.questions]))
+    return referee
 
 
 class Corrected:

@@ -1,8 +1,10 @@
 """Grading many answers: transcripts and answer tables in; results.jsonl, summary.json and reports out.
 
-1. Plan (grader/batch_plan.py): every input is read and matched before any grading call, so a file that does
-   not parse stops the batch before it spends anything. Each answer becomes a work item with a stable id
-   (`path#q07`, `path:12`). BatchOptions and dry_run live there and are re-exported here.
+1. Plan (grader/batch/plan.py): every input is read and matched; a file that does not parse is skipped whole
+   (none of its answers is graded) and listed. Each answer becomes a work item with a stable id (`path#q07`,
+   `path:12`). The first calls go out once the first file with answers is read, and the other files are read
+   between the calls while the first replies are awaited (`_ReadingOn`); --max-cost and --llm-match read
+   everything first. BatchOptions and dry_run live in plan.py and are re-exported here.
 2. Run: `concurrency` workers share one client. An item is prepared (screened, redacted, fitted), looked up
    in the cache (a hit costs no call), priced against --max-cost, then judged under --timeout. A rate limit
    or a transient failure puts the item back in the queue after its Retry-After (or a backoff), so the
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from grader.batch.plan import (
     answer_text,
     dry_run,
     plan_batch,
+    plan_batch_stream,
     plan_with_llm,
     stage_item,
 )
@@ -41,7 +45,7 @@ from grader.grading.service import GradingService, StagedAnswer
 from grader.models import Grade
 from grader.pricing import known_price
 from grader.text.tokens import cannot_exceed
-from grader.transcripts.interview import WorkItem
+from grader.transcripts.interview import Plan, WorkItem
 from grader.version import __version__
 from grader.vocabulary import ErrorCode
 
@@ -74,6 +78,11 @@ class BatchOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+_YIELDS = 3
+"""Turns of the event loop between two input files read while grading: a woken worker stages its item in the
+first, its call (a task of its own, for the timeout) starts in the second."""
+
+
 class BatchRunner:
     """Runs a plan's items on `concurrency` workers; see the module docstring."""
 
@@ -84,17 +93,38 @@ class BatchRunner:
             service, options, results, progress, budget)  # fmt: skip
         self.gate = RateGate()
         self.outcome = BatchOutcome(out=options.out, total=0)
+        self.warming: asyncio.Task[None] | None = None
+        self._early: list[dict[str, Any]] | None = None
+        """While the plan is read on (`_ReadingOn`): the results written so far, shown to the progress once its
+        total is known (`planned`)."""
         s = service.settings
         self.hard_timeout = s.timeout * (s.reask_limit + 1) + 5.0
         self._write_lock = asyncio.Lock()
 
-    async def run(self, items: Sequence[WorkItem]) -> None:
-        """Grade every item; returns when all are written, or the budget stopped the rest."""
+    async def run(self, items: Sequence[WorkItem], more: Iterable[Sequence[WorkItem]] | None = None) -> None:
+        """Grade every item, and those `more` gives as it reads the rest of the inputs; returns when all are written.
+
+        `more` is advanced between the calls (one input file at a time), so the rest of the plan is read while
+        the first calls are in flight. An error it raises is raised once the items already queued are written.
+        """
         queue: asyncio.Queue[tuple[WorkItem, int] | None] = asyncio.Queue()
-        for item in items:
-            queue.put_nowait((item, 0))
-        remaining = len(items)
-        workers = max(1, min(self.options.concurrency, remaining))
+        remaining = 0
+        planning = more is not None
+        failed: list[Exception] = []
+
+        def add(batch: Sequence[WorkItem]) -> None:
+            nonlocal remaining
+            for item in batch:
+                queue.put_nowait((item, 0))
+            remaining += len(batch)
+
+        def finish() -> None:
+            if remaining == 0 and not planning:
+                for _ in range(workers):
+                    queue.put_nowait(None)
+
+        add(items)
+        workers = self.options.concurrency if planning else max(1, min(self.options.concurrency, remaining))
         loop = asyncio.get_running_loop()
 
         async def worker() -> None:
@@ -107,12 +137,42 @@ class BatchRunner:
                     loop.call_later(delay, queue.put_nowait, (item, attempt + 1))
                     continue
                 remaining -= 1
-                if remaining == 0:
-                    for _ in range(workers):
-                        queue.put_nowait(None)
+                finish()
 
-        if remaining:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+        async def feed() -> None:
+            nonlocal planning
+            try:
+                files = iter(more or ())
+                while True:
+                    for _ in range(_YIELDS):  # the workers woken send their calls before the next file is read
+                        await asyncio.sleep(0)
+                    batch = next(files, None)
+                    if batch is None:
+                        break
+                    add(batch)
+            except Exception as exc:  # noqa: BLE001 - raised below, once the workers are done
+                failed.append(exc)
+            finally:
+                planning = False
+                finish()
+
+        if remaining or planning:
+            await asyncio.gather(*(worker() for _ in range(workers)), feed())  # the workers take the first items first
+        if failed:
+            raise failed[0]
+
+    def planned(self, total: int, done_before: int) -> None:
+        """The plan is whole: its totals go to the outcome and the progress (results written so far follow)."""
+        self.outcome.total, self.outcome.done_before = total, done_before
+        self.progress.start(total, done_before)
+        early, self._early = self._early or [], None
+        for record in early:
+            self.progress.advance(record)
+
+    def warm_later(self) -> None:
+        """Start `_warm_later` in a thread (once), as the first calls go out."""
+        if self.warming is None:
+            self.warming = asyncio.create_task(asyncio.to_thread(_warm_later, self.service))
 
     async def _attempt(self, item: WorkItem, attempt: int) -> float | None:
         """Grade one item; a delay when it should be tried again later, else None (written or dropped)."""
@@ -176,7 +236,41 @@ class BatchRunner:
             self.outcome.graded += 1
         else:
             self.outcome.ungraded += 1
-        self.progress.advance(record)
+        if self._early is not None:
+            self._early.append(record)
+        else:
+            self.progress.advance(record)
+
+
+class _ReadingOn:
+    """The rest of a plan, read one input file at a time while the first calls are in flight (`BatchRunner.run`).
+
+    Yields the items each further file adds that are not done yet; once the plan is whole, gives the runner
+    its totals (`BatchRunner.planned`), as a run that reads everything first does before its first call.
+    """
+
+    def __init__(self, stream: Iterator[Plan], plan: Plan, done: set[Any], runner: BatchRunner,
+                 service: GradingService) -> None:  # fmt: skip
+        """Continue `stream`, whose items up to now the runner already has."""
+        self.stream, self.plan, self.done, self.runner, self.service = stream, plan, done, runner, service
+        self.seen = len(plan.items)
+        runner._early = []  # the progress starts once the total is known
+
+    def __iter__(self) -> Iterator[list[WorkItem]]:
+        """Each further file's new items (maybe none), then the totals to the runner, then `_warm_later`'s steps."""
+        for _ in self.stream:
+            new = [item for item in self.plan.items[self.seen :] if item.item_id not in self.done]
+            self.seen = len(self.plan.items)
+            if new:
+                _warm_up(self.service, new)
+            yield new
+        items = self.plan.items
+        done_before = sum(1 for item in items if item.item_id in self.done)
+        self.runner.planned(len(items), done_before)
+        for step in _warm_steps(self.service) if done_before < len(items) else ():
+            with contextlib.suppress(Exception):  # the same work is done when needed
+                step()
+            yield []
 
 
 def _service(settings: Any, options: BatchOptions, client: Any = None, judge: Any = None) -> GradingService:
@@ -208,11 +302,15 @@ async def arun_batch(
     client: Any = None,
     judge: Any = None,
     settle: bool = False,
+    read_first: bool = False,
 ) -> BatchOutcome:
     """Plan, grade and report a batch (see run_batch).
 
     `settle`: the process ends with the batch (the CLI), so what start-up leaves is kept out of the garbage
-    collector's way (see `_collector_paused`).
+    collector's way (see `_collector_paused`). The first calls go out once the first input file with answers
+    is read, and the rest is read while they are in flight (`_ReadingOn`): the same items, results and
+    reports as reading every input first, which `read_first` does, and which `--max-cost` (the budget prices
+    the whole plan) and `--llm-match` (the model settles questions of any file first) always do.
     """
     progress = progress or Silent()
     check_out_dir(options.out, options.resume)
@@ -223,12 +321,18 @@ async def arun_batch(
         if options.llm_match and not service.profile.calls_model:
             raise ConfigError("--llm-match needs a model: set OPENAI_API_KEY or --base-url (not --backend offline)")
         with locked(options.out):
-            matching = None
+            matching, stream = None, None
             if options.llm_match:
                 plan, matching = await plan_with_llm(paths, service, options, progress)
                 if budget is not None and matching.usage.cost_usd:
                     budget.spent += matching.usage.cost_usd
-            else:
+            elif budget is None and not read_first:  # the first calls go out once the first file with answers is read
+                stream = plan_batch_stream(paths, service, options)
+                plan = next(stream)
+                for _ in stream:
+                    if plan.items:
+                        break
+            else:  # the budget prices the whole plan before the first call
                 plan = plan_batch(paths, service, options)
             path = options.out / RESULTS
             records, repaired = read_results(path)
@@ -237,18 +341,20 @@ async def arun_batch(
             done = {r.get("item") for r in records}
             todo = [item for item in plan.items if item.item_id not in done]
             _warm_up(service, todo, counts=budget is not None)
-            progress.start(len(plan.items), len(plan.items) - len(todo))
             results = ResultsFile(path)
             runner = BatchRunner(service, options, results, progress, budget)
-            runner.outcome.total, runner.outcome.done_before = len(plan.items), len(plan.items) - len(todo)
             runner.outcome.repaired = repaired
-            warming = asyncio.create_task(asyncio.to_thread(_warm_later, service)) if todo else None
+            reading = _ReadingOn(stream, plan, done, runner, service) if stream is not None else None
+            if reading is None:
+                runner.planned(len(plan.items), len(plan.items) - len(todo))
+            if todo and reading is None:
+                runner.warm_later()
             try:
-                await runner.run(todo)
+                await runner.run(todo, reading)
             finally:
-                if warming is not None:
+                if runner.warming is not None:
                     with contextlib.suppress(Exception):  # only a head start: the same work is done when needed
-                        await warming
+                        await runner.warming
                 results.close()
                 all_records, _ = read_results(path, repair=False)
                 outcome = runner.outcome
@@ -284,10 +390,12 @@ def _collector_paused(*, settle: bool) -> Iterator[None]:
     """No garbage collection while the client is made; with `settle`, then none of what start-up left.
 
     Importing the SDK allocates a few hundred thousand objects, and the collector walks them again and again
-    while it does. With `settle`, the survivors of one full collection are then frozen (gc.freeze): the
-    collections while grading, and the one at exit, no longer walk the modules, the bank and the client
-    (~0.2 s of a 200-answer batch of 2.8 s). Only once per process (nothing frozen yet), so a program that
-    runs many batches does not keep every batch's service for good; garbage made later is collected as ever.
+    while it does. With `settle`, what start-up left is then frozen (gc.freeze): the collections while
+    grading, and the one at exit, no longer walk the modules, the bank and the client (~0.2 s of a 200-answer
+    batch of 2.8 s). No full collection first: it walks every object of start-up (~50 ms before the first
+    call) to find ~100 unreachable ones, which a process that ends with the batch can keep. Only once per
+    process (nothing frozen yet), so a program that runs many batches does not keep every batch's service for
+    good; garbage made later is collected as ever.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -295,7 +403,6 @@ def _collector_paused(*, settle: bool) -> Iterator[None]:
         yield
     finally:
         if settle and gc.get_freeze_count() == 0:
-            gc.collect()
             gc.freeze()
         if enabled:
             gc.enable()
@@ -320,14 +427,21 @@ def _warm_up(service: GradingService, items: Sequence[WorkItem], *, counts: bool
 def _warm_later(service: GradingService) -> None:
     """What is needed only after the first calls return: the model's price and the report templates.
 
-    Run in a thread as the first calls go out, so it is done in the time this process waits for their replies
-    (a batch that does it when first needed waits ~0.1 s longer).
+    In a thread as the first calls go out: done while this process waits for their replies (when first needed,
+    the batch waits ~0.1 s longer). A run that reads on does the steps itself once the plan is whole
+    (`_ReadingOn`): a thread would contend with the reading and the first calls (replies ~60 ms later).
     """
+    for step in _warm_steps(service):
+        step()
+
+
+def _warm_steps(service: GradingService) -> list[Callable[[], object]]:
     from grader.batch.reports import warm_templates
 
+    steps: list[Callable[[], object]] = [warm_templates]
     if service.profile.calls_model and service.profile.model:
-        known_price(service.profile.model)
-    warm_templates()
+        steps.insert(0, functools.partial(known_price, service.profile.model))
+    return steps
 
 
 def run_batch(paths: Sequence[Path], settings: Any, options: BatchOptions, **kwargs: Any) -> BatchOutcome:

@@ -255,8 +255,31 @@ def plan_inputs(
     A file that cannot be read or parsed is skipped with its reason and the others are read; only when no
     file could be read at all is that an error.
     """
+    stream = plan_stream(paths, matcher, question_ids, interviewers=interviewers, encoding=encoding)
+    plan = next(stream)
+    for _ in stream:
+        pass
+    return plan
+
+
+def plan_stream(
+    paths: Sequence[Path],
+    matcher: Matcher,
+    question_ids: Set[str],
+    *,
+    interviewers: Sequence[str] = (),
+    encoding: str | None = None,
+) -> Iterator[Plan]:
+    """`plan_inputs` one input file at a time, for a batch that grades while it reads the rest.
+
+    Yields the plan (one object, filled in as it goes) once the inputs are listed, then again after each file;
+    the items a file adds appear together, once the file was read whole (a file that fails adds none). The
+    same errors as `plan_inputs`, raised at the same points: a missing input before the first yield, nothing
+    readable after the last file.
+    """
     plan = Plan([], [])
     files = input_files(paths, plan.skipped)
+    yield plan
     for path, given in files:
         kept, shown = (len(plan.items), len(plan.sources)), path
         try:
@@ -273,10 +296,10 @@ def plan_inputs(
             message = str(exc).replace(str(shown), given)
             reason = message.removeprefix(f"{given}: ") if message.startswith(f"{given}: ") else message
             plan.skipped.append({"file": given, "reason": reason})
+        yield plan
     if not plan.sources:
         listed = "; ".join(f"{s['file']}: {s['reason']}" for s in plan.skipped[:5])
         raise InputError(f"nothing could be read: {listed}")
-    return plan
 
 
 def _plan_interview(path: Path, given: str, matcher: Matcher, interviewers: Sequence[str], plan: Plan) -> None:
