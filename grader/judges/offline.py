@@ -7,9 +7,11 @@ How it decides, per answer (docs/offline-grader.md has the measurements behind e
    of their letter trigrams, that one sentence holds *in the same sense*. A negated word ("does not", "no longer",
    "rather than") does not support a plain one. Words scattered over the answer earn nothing, and so does a
    sentence with no clause structure (a keyword list).
-2. **Errors cost.** A sentence that states one of the rubric's misconceptions, red flags or level-0 examples, or
-   states a key point reversed, is an error: it earns no key-point credit, takes `error_penalty` of the maximum off
-   the total and lowers its criterion by half its levels.
+2. **Errors cost.** A sentence that states one of the rubric's misconceptions or red flags (in its words or one
+   of its `phrasings`) and is not nearer to one of the rubric's correct texts (`contrast.py`), that gives a
+   rubric fact a figure no text of the rubric gives (`figures.py`), or that states a key point reversed, is an
+   error: it earns no key-point credit, takes `error_penalty` of the maximum off the total and drops its
+   criterion to level 0 (`error_levels`).
 3. **Padding dilutes.** The share of the answer's content that supports some key point is its precision; below
    `precision_full` the total shrinks in proportion, so words that say nothing about the question cost.
 4. **Key points become levels.** A key point's credit rises from nothing to full between two support values; a
