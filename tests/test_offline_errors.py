@@ -133,3 +133,21 @@ def test_numbers_are_read_by_value(text: str, values: set[float]) -> None:
 def test_a_figure_in_other_notation_is_the_same_figure(bank: Bank) -> None:
     said = "Against a perfect discriminator the generator reduces the Jensen-Shannon divergence, with D answering 0.5."
     assert errors(bank, "q02", said) == []  # the rubric writes D = 1/2
+
+
+@pytest.mark.parametrize(
+    ("qid", "sentence", "stated"),
+    [
+        pytest.param("q11", "The WGAN critic outputs a probability of being real.", True, id="asserted"),
+        pytest.param("q11", "The WGAN critic outputs an unbounded score, not a probability.", False, id="denied_after"),
+        pytest.param("q07", "The discriminator should reach 100% accuracy.", True, id="asserted_too"),
+        pytest.param(
+            "q07", "If the discriminator reaches 100% accuracy, the generator gets vanishing gradients.", False,
+            id="supposed",
+        ),
+    ],
+)
+def test_a_claim_denied_in_its_sentence_or_only_supposed_is_not_stated(
+    bank: Bank, qid: str, sentence: str, stated: bool
+) -> None:
+    assert bool(errors(bank, qid, sentence)) is stated

@@ -221,9 +221,16 @@ class OfflineJudge:
         # A short claim turns on nearly every word ("KL can be less than zero"): only a common one may be missing.
         short_claim = len(claim.statement.words) <= 3
         needed = p.short_claim_match if short_claim else p.claim_match
+        if support(claim.statement, sentence, 0.0).conflict:
+            return False  # "outputs an unbounded score, not a probability": the sentence denies part of the claim
         for clause in sentence.clauses if clauses_only else clause_spans(sentence.clauses):
-            if not holds_most(claim.statement, claim.own, clause.plain | clause.negated, p.claim_own):
-                continue
+            if clause.supposed or not holds_most(
+                claim.statement, claim.own, clause.plain | clause.negated, p.claim_own
+            ):
+                continue  # "if the discriminator reaches 100% accuracy, …" supposes it
+            found = claim.statement.words.keys() & (clause.plain | clause.negated)
+            if clause.joined and (found.isdisjoint(clause.head) or found <= clause.head):
+                continue  # the claim's words are all in one of the two clauses, which was read on its own
             said = support(claim.statement, clause, 0.0)
             enough = said.score >= needed and (short_claim or said.words >= p.claim_words)
             if enough and said.negations_held and not said.conflict:
@@ -235,6 +242,7 @@ class OfflineJudge:
             clauses_only
             or len(claim.statement.words) < 4
             or not holds_most(claim.statement, claim.own, sentence.plain | sentence.negated)
+            or any(c.supposed and support(claim.statement, c, 0.0).score >= needed for c in sentence.clauses)
         ):
             return False
         said = support(claim.statement, sentence, p.claim_gram_share)

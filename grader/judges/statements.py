@@ -116,9 +116,14 @@ class Clause(NamedTuple):
     """It opens with "but", "whereas", "although" …: set against the clause before it."""
     joined: bool = False
     """Two neighbouring clauses read as one (`clause_spans`)."""
+    supposed: bool = False
+    """It opens with "if", "unless", "whether" …: it supposes what it says, it does not assert it."""
+    head: frozenset[str] = frozenset()
+    """Two clauses read as one: the words of the first (a claim must have words in each, or one clause says it)."""
 
 
 _CONTRAST = re.compile(r"^\W*(?:but|whereas|although|though|however|yet|while|except)\b", re.I)
+_SUPPOSED = re.compile(r"^\W*(?:if|unless|whether|suppose|supposing|assuming)\b", re.I)
 
 
 # Function words of the languages candidates most often answer in besides English: prose in another language is
@@ -157,7 +162,9 @@ def analyse(text: str) -> list[Sentence]:
 def _clause(text: str) -> Clause:
     tagged = negated_tokens(text)
     plain = frozenset(t for t, n in tagged if not n)
-    return Clause(tuple(t for t, _ in tagged), plain, frozenset(t for t, n in tagged if n), bool(_CONTRAST.match(text)))
+    negated = frozenset(t for t, n in tagged if n)
+    contrast, supposed = bool(_CONTRAST.match(text)), bool(_SUPPOSED.match(text))
+    return Clause(tuple(t for t, _ in tagged), plain, negated, contrast, False, supposed)
 
 
 def clause_spans(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
@@ -171,7 +178,11 @@ def clause_spans(clauses: tuple[Clause, ...]) -> Iterator[Clause]:
         if second.contrast:
             continue  # "X, but Y" sets Y against X: together they state neither
         yield Clause(
-            first.tokens + second.tokens, first.plain | second.plain, first.negated | second.negated, False, True
+            first.tokens + second.tokens,
+            first.plain | second.plain,
+            first.negated | second.negated,
+            joined=True,
+            head=first.plain | first.negated,
         )
 
 
