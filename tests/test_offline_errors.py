@@ -151,3 +151,21 @@ def test_a_claim_denied_in_its_sentence_or_only_supposed_is_not_stated(
     bank: Bank, qid: str, sentence: str, stated: bool
 ) -> None:
     assert bool(errors(bank, qid, sentence)) is stated
+
+
+def test_nearness_counts_words_with_their_sense() -> None:
+    from grader.judges.contrast import Contrast
+
+    def senses(text: str) -> frozenset[tuple[str, bool]]:
+        return frozenset(negated_tokens(text))
+
+    contrast = Contrast(
+        [senses("attention cost grows linearly with length")],
+        [senses("attention cost grows quadratically with length"), senses("attention is not linear")],
+        lambda word: 1.0,
+    )
+    said = senses("the attention cost grows linearly with the length")
+    assert contrast.wrong(said) == pytest.approx(1.0)
+    assert contrast.correct(said) < contrast.wrong(said)  # "not linear" says the opposite: not near at all
+    assert contrast.wrong(senses("attention cost does not grow linearly")) == 0.0
+    assert contrast.correct(senses("nothing in common")) == 0.0

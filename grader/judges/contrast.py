@@ -12,68 +12,51 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 Sense = tuple[str, bool]
 """A word and whether it is negated where it stands."""
 
 
-class Nearest(NamedTuple):
-    """The nearest text to a sentence, and how near."""
-
-    similarity: float
-    """Cosine of weighted word-and-sense sets, 0 … 1."""
-    owner: int
-    """Whose text it is (for wrong claims: the criterion the claim lowers); -1 when none shares a word."""
-    """Which text (for wrong claims: the claim the phrasing belongs to); -1 when nothing shares a word."""
-
-
 class _Texts:
     """Texts as weighted word-sense sets, with an inverted index so a sentence visits only texts sharing a word."""
 
-    def __init__(self, texts: Iterable[tuple[frozenset[Sense], int]], weight: Callable[[str], float]) -> None:
-        self.owners: list[int] = []
+    def __init__(self, texts: Iterable[frozenset[Sense]], weight: Callable[[str], float]) -> None:
+        self.weight = weight
         self.norms: list[float] = []
         self.holding: dict[Sense, list[tuple[int, float]]] = {}
-        for number, (senses, owner) in enumerate(texts):
-            self.owners.append(owner)
+        for number, senses in enumerate(texts):
             self.norms.append(math.sqrt(sum(weight(w) ** 2 for w, _ in senses)) or 1.0)
             for sense in senses:
                 self.holding.setdefault(sense, []).append((number, weight(sense[0])))
 
-    def nearest(self, senses: frozenset[Sense], weight: Callable[[str], float]) -> Nearest:
+    def nearest(self, senses: frozenset[Sense]) -> float:
+        """Cosine (0 … 1) of the nearest text.
+
+        A text that negates a word the sentence asserts (or the reverse) is not near, however similar.
+        """
         dots: dict[int, float] = {}
         against: set[int] = set()
         for word, negated in senses:
             for number, w in self.holding.get((word, negated), ()):
                 dots[number] = dots.get(number, 0.0) + w * w
             against.update(number for number, _ in self.holding.get((word, not negated), ()))
-        for number in against:
-            dots.pop(number, None)  # it says the opposite of the sentence about some word: not near, however similar
-        if not dots:
-            return Nearest(0.0, -1)
-        norm = math.sqrt(sum(weight(w) ** 2 for w, _ in senses)) or 1.0
-        best = max(dots, key=lambda n: (dots[n] / self.norms[n], -n))
-        return Nearest(dots[best] / (self.norms[best] * norm), self.owners[best])
+        best = max((dot / self.norms[n] for n, dot in dots.items() if n not in against), default=0.0)
+        return best / (math.sqrt(sum(self.weight(w) ** 2 for w, _ in senses)) or 1.0)
 
 
 class Contrast:
     """A rubric's wrong claims (each with its phrasings) against its correct statements."""
 
     def __init__(
-        self,
-        wrong: Iterable[tuple[frozenset[Sense], int]],
-        correct: Iterable[frozenset[Sense]],
-        weight: Callable[[str], float],
+        self, wrong: Iterable[frozenset[Sense]], correct: Iterable[frozenset[Sense]], weight: Callable[[str], float]
     ) -> None:
-        self.weight = weight
         self._wrong = _Texts(wrong, weight)
-        self._correct = _Texts(((s, n) for n, s in enumerate(correct)), weight)
+        self._correct = _Texts(correct, weight)
 
-    def wrong(self, senses: frozenset[Sense]) -> Nearest:
-        """The nearest wrong claim or phrasing (one negating a word the sentence asserts, or the reverse, is not)."""
-        return self._wrong.nearest(senses, self.weight)
+    def wrong(self, senses: frozenset[Sense]) -> float:
+        """Similarity to the nearest wrong claim or phrasing."""
+        return self._wrong.nearest(senses)
 
     def correct(self, senses: frozenset[Sense]) -> float:
         """Similarity to the nearest correct statement."""
-        return self._correct.nearest(senses, self.weight).similarity
+        return self._correct.nearest(senses)

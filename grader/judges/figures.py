@@ -30,7 +30,9 @@ def _same(value: float, known: frozenset[float]) -> bool:
     return any(value == k or value == round(k * 100, 6) or round(value * 100, 6) == k for k in known)
 
 
-class _Fact(NamedTuple):
+class Fact(NamedTuple):
+    """A correct text that gives a figure: its words and the criterion it belongs to."""
+
     words: frozenset[str]
     criterion: int
     text: str
@@ -52,13 +54,13 @@ class Figures:
         self.weight = weight
         self.least_weight = least_weight
         self.least_words = least_words
-        self.facts = [_Fact(words, criterion, text) for text, words, criterion in facts if numbers(text)]
+        self.facts = [Fact(words, criterion, text) for text, words, criterion in facts if numbers(text)]
 
-    def contradicted(self, text: str, words: frozenset[str]) -> _Fact | None:
+    def contradicted(self, text: str, words: frozenset[str]) -> Fact | None:
         """The correct text a sentence restates with a figure of its own, if any."""
         if not self.facts or all(_same(value, self.known) for value in numbers(text)):
             return None
-        best: tuple[float, _Fact] | None = None
+        best: tuple[float, Fact] | None = None
         for fact in self.facts:
             shared = words & fact.words
             mass = sum(self.weight(w) for w in shared)

@@ -197,10 +197,7 @@ class OfflineJudge:
                 if number in wrong or not self._states(claim, answer[number]):
                     continue
                 senses = _senses(answer[number])
-                if (
-                    veto
-                    and index.contrast.correct(senses) >= index.contrast.wrong(senses).similarity + p.correct_margin
-                ):
+                if veto and index.contrast.correct(senses) >= index.contrast.wrong(senses) + p.correct_margin:
                     continue  # its words are the claim's, but it says what the rubric holds true
                 errors.append(Error(claim.criterion, claim.label, answer[number].span, False))
                 wrong.add(number)

@@ -102,7 +102,7 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
     for entry in rubric.phrasings:
         said.setdefault(wrong_claim_of(rubric, entry.claim) or "", []).extend(entry.said)
     claims: list[Claim] = []
-    wrong: list[tuple[frozenset[Sense], int]] = []
+    wrong: list[frozenset[Sense]] = []
     for text in [*rubric.misconceptions, *rubric.red_flags]:
         claim = claim_of(text, params)
         forms = [c for c in (claim, *(claim_of(s, params) for s in said.get(text, ()))) if c is not None]
@@ -116,7 +116,7 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
         ]
         criterion = related.index(max(related))
         claims += [Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label) for f in forms]
-        wrong += [(_senses(f.text), criterion) for f in forms]
+        wrong += [_senses(f.text) for f in forms]
     credit = params.key_points if hardened else params.sentences
 
     def rare(token: str) -> float:
