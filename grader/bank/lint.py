@@ -189,6 +189,22 @@ def _lint_exemplars(loaded: LoadedRubric, criterion_index: dict[str, int]) -> li
     return messages
 
 
+def prompt_counter(prompts_dir: Path, questions: list[Question], model: str) -> Callable[[LoadedRubric], int]:
+    """Tokens, for `model`, of the grading prompt a rubric renders with no answer: what the lint budget limits."""
+    from grader.bank.prompts import PromptRenderer
+    from grader.bank.questions import find_question
+    from grader.text.tokens import TokenCounter
+
+    renderer = PromptRenderer(prompts_dir)
+    counter = TokenCounter.for_model(model)
+
+    def prompt_tokens(loaded: LoadedRubric) -> int:
+        rendered = renderer.render(find_question(questions, loaded.rubric.question_id), loaded.rubric, "")
+        return sum(counter.count(m.content) for m in rendered.messages)
+
+    return prompt_tokens
+
+
 def lint_paths(
     paths: Iterable[Path],
     questions: list[Question],

@@ -131,12 +131,10 @@ def draft(
     from grader.authoring.banks import add_question, bank_flag, ensure_writable, resolve_question
     from grader.authoring.calls import AuthoringSession
     from grader.authoring.drafting import adraft, dry_run_draft
-    from grader.bank.prompts import PromptRenderer
+    from grader.bank.lint import prompt_counter
     from grader.bank.questions import load_questions
-    from grader.bank.rubrics import LoadedRubric
     from grader.cli.options import read_text_file
     from grader.errors import InputError
-    from grader.text.tokens import TokenCounter
 
     settings = _settings(bank, model, base_url, timeout, temperature, no_cache, max_reasks)
     opened = _open(settings)
@@ -152,13 +150,7 @@ def draft(
     ensure_writable(opened)
     session.ensure_model()
     questions = load_questions(opened) + ([asked] if is_new else [])
-    renderer = PromptRenderer(opened.prompts_dir)
-    counter = TokenCounter.for_model(settings.model)
-
-    def prompt_tokens(loaded: LoadedRubric) -> int:
-        rendered = renderer.render(asked, loaded.rubric, "")
-        return sum(counter.count(m.content) for m in rendered.messages)
-
+    prompt_tokens = prompt_counter(opened.prompts_dir, questions, settings.model)
     result = _run(session, lambda: adraft(session, opened, asked, questions, notes_text, prompt_tokens))
     if is_new:
         add_question(opened, asked)

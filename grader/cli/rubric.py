@@ -95,23 +95,13 @@ def lint(
     model: Annotated[str, typer.Option("--model", help="Model whose tokenizer counts the prompt.")] = DEFAULT_MODEL,
 ) -> None:
     """Check rubrics: schema (file:line), criteria, levels, weights, exemplars, reference answer, prompt size."""
-    from grader.bank.lint import lint_paths, missing_rubrics
-    from grader.bank.prompts import PromptRenderer
-    from grader.bank.questions import find_question, load_questions
-    from grader.bank.rubrics import LoadedRubric
+    from grader.bank.lint import lint_paths, missing_rubrics, prompt_counter
+    from grader.bank.questions import load_questions
     from grader.judges.rubric_check import self_contradictions
-    from grader.text.tokens import TokenCounter
 
     opened = _bank(bank)
     questions = load_questions(opened)
-    renderer = PromptRenderer(opened.prompts_dir)
-    counter = TokenCounter.for_model(model)
-
-    def prompt_tokens(loaded: LoadedRubric) -> int:
-        question = find_question(questions, loaded.rubric.question_id)
-        rendered = renderer.render(question, loaded.rubric, "")
-        return sum(counter.count(m.content) for m in rendered.messages)
-
+    prompt_tokens = prompt_counter(opened.prompts_dir, questions, model)
     targets = list(paths) if paths else opened.rubric_paths()
     messages = lint_paths(targets, questions, prompt_tokens, budget, self_contradictions)
     if not paths and not allow_missing:
