@@ -92,7 +92,7 @@ def half(question_id: str) -> str:
     return "q01-q25" if int(question_id[1:]) <= 25 else "q26-q50"
 
 
-def report(rows: list[Row], spec: str | None) -> dict[str, dict[str, str]]:
+def report(rows: list[Row]) -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = defaultdict(dict)
     for part in ("all", "q01-q25", "q26-q50"):
         chosen = [r for r in rows if part == "all" or half(r.question_id) == part]
@@ -126,7 +126,7 @@ def main() -> None:
     rows = measure(args.questions)
     if not rows:
         sys.exit(f"bench/claim_match.py: no sentences in {CLAIMS} for {args.questions or 'any question'}")
-    table = report(rows, args.questions)
+    table = report(rows)
     if args.json:
         print(json.dumps({"table": table, "rows": [r.__dict__ for r in rows]}, indent=1))
         return

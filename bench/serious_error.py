@@ -42,7 +42,7 @@ def main() -> None:
         strong[qid] = base.score / base.max_score
         for item in data["serious_errors"]:
             graded = service.grade_answer(qid, item["answer"])
-            docked = bool(graded.feedback.misconceptions) if graded.feedback else False
+            docked = bool(graded.feedback.misconceptions)
             rows.append((qid, str(item["kind"]), graded.score / graded.max_score, docked, str(item["error"])))
     if not rows:
         sys.exit(f"bench/serious_error.py: no answers in {SERIOUS}")

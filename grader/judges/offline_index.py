@@ -122,22 +122,32 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
     def rare(token: str) -> float:
         return params.rarity_floor + rarity.get(token, 1.0)
 
-    contrast = Contrast(wrong, [_senses(t) for t in _correct_texts(rubric)], rare)
-    figures = _figures(rubric, question, criteria, rare, params)
+    correct = _correct_texts(rubric)
+    contrast = Contrast(wrong, [_senses(t) for t in correct], rare)
+    figures = _figures(rubric, question, criteria, correct, rare, params)
     return RubricIndex(rubric, criteria, claims, credit, hardened, topic, contrast, figures)
 
 
 def _figures(
-    rubric: Rubric, question: str, criteria: list[CriterionIndex], weight: Callable[[str], float], params: OfflineParams
+    rubric: Rubric,
+    question: str,
+    criteria: list[CriterionIndex],
+    correct: list[str],
+    weight: Callable[[str], float],
+    params: OfflineParams,
 ) -> Figures:
+    """The rubric's figures: `correct` (key points first) each with its words and the criterion it belongs to."""
+
     def words(text: str) -> frozenset[str]:
         return frozenset(t for t in tokens(text) if not t.isdigit())
 
-    point_words = [frozenset(w for p in c.view.spec.key_points for w in words(p)) for c in criteria]
-    facts = [(p, words(p), n) for n, c in enumerate(criteria) for p in c.view.spec.key_points]
-    for text in _correct_texts(rubric)[len(facts) :]:
-        shared = [len(words(text) & w) for w in point_words]
-        facts.append((text, words(text), shared.index(max(shared))))
+    points = [[(p, words(p)) for p in c.view.spec.key_points] for c in criteria]
+    point_words = [frozenset().union(*(w for _, w in ps)) for ps in points]
+    facts = [(p, w, n) for n, ps in enumerate(points) for p, w in ps]
+    for text in correct[len(facts) :]:
+        found = words(text)
+        shared = [len(found & w) for w in point_words]
+        facts.append((text, found, shared.index(max(shared))))
     stated = [question, rubric.reference_answer, *rubric.misconceptions, *rubric.red_flags]
     stated += [level for c in rubric.criteria for level in c.levels] + [e.answer for e in rubric.exemplars]
     known = frozenset(n for text in stated + [f[0] for f in facts] for n in numbers(text))

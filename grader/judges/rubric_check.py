@@ -13,11 +13,9 @@ from typing import NamedTuple
 
 from grader.judges.offline import OfflineJudge
 from grader.judges.offline_feedback import short
+from grader.judges.offline_index import TOP_EXEMPLAR
 from grader.judges.statements import level_zero_claims
 from grader.models import Rubric
-
-TOP_EXEMPLAR = 0.7
-"""Exemplars at or above this share of max_score are correct answers: they must not state the rubric's errors."""
 
 
 class RubricFinding(NamedTuple):
