@@ -15,7 +15,7 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -121,39 +121,31 @@ PARAPHRASES: tuple[tuple[str, str], ...] = (
 _PARAPHRASE_RE = [(re.compile(rf"\b(?:{pattern})"), f" {word} ") for pattern, word in PARAPHRASES]
 
 
-def _branches(pattern: str) -> list[str]:
-    """The top-level alternatives of a pattern (`a|b(?:c|d)` -> `a`, `b(?:c|d)`)."""
-    parts, depth, start, index = [], 0, 0, 0
+def _scan(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each unescaped character of a pattern from `start`, with its group depth (a bracket counts outside itself)."""
+    depth, index = 0, start
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
-            index += 1
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
+            index += 2
+            continue
+        if char in ")]":
             depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(pattern[start:index])
-            start = index + 1
+        yield index, char, depth
+        if char in "([":
+            depth += 1
         index += 1
-    return [*parts, pattern[start:]]
+
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (`a|b(?:c|d)` -> `a`, `b(?:c|d)`)."""
+    cuts = [index for index, char, depth in _scan(pattern) if char == "|" and depth == 0]
+    return [pattern[start + 1 : end] for start, end in zip([-1, *cuts], [*cuts, len(pattern)], strict=True)]
 
 
 def _end_of(pattern: str, index: int) -> int:
     """The index just after the group or character class that opens at `index`."""
-    depth = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 1
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-        index += 1
-    return index
+    return next((i + 1 for i, char, depth in _scan(pattern, index) if char in ")]" and depth == 0), len(pattern))
 
 
 def _branch_needs(branch: str) -> tuple[str, ...] | None:
