@@ -122,6 +122,7 @@ def test_a_figure_no_text_of_the_rubric_gives_is_an_error(bank: Bank, sentence: 
         ("about 50% of the weights", {50.0}),
         ("GPT-4 in 4-bit", {4.0}),
         ("version 3.5.1", set()),
+        ("a learning rate of 2e-4", {0.0002}),
         ("since 2025.", {2025.0}),
         ("no numbers here", set()),
     ],
@@ -133,6 +134,41 @@ def test_numbers_are_read_by_value(text: str, values: set[float]) -> None:
 def test_a_figure_in_other_notation_is_the_same_figure(bank: Bank) -> None:
     said = "Against a perfect discriminator the generator reduces the Jensen-Shannon divergence, with D answering 0.5."
     assert errors(bank, "q02", said) == []  # the rubric writes D = 1/2
+    assert errors(bank, "q07", "The DCGAN recipe uses Adam with a learning rate of 2e-4 and beta1 of 0.5.") == []
+
+
+@pytest.mark.parametrize(
+    ("qid", "sentence", "wrong"),
+    [
+        # The rubric gives 55.8%: people say "about 56" or "55", and neither is an error; "5%" is.
+        pytest.param("q03", "In a 2023 controlled experiment Copilot users finished a task about 56% faster.", False,
+                     id="rounded"),  # fmt: skip
+        pytest.param("q03", "In a 2023 controlled experiment Copilot users finished a task 55% faster.", False,
+                     id="cut_off"),  # fmt: skip
+        pytest.param("q03", "In a 2023 controlled experiment Copilot users finished a task about 5% faster.", True,
+                     id="wrong"),  # fmt: skip
+        # Whole numbers are not rounded: a year off by one is another year.
+        pytest.param("q24", "ChatGPT, released in November 2021, was fine-tuned from a GPT-3.5 model with RLHF.", True,
+                     id="year_off_by_one"),  # fmt: skip
+    ],
+)
+def test_a_figure_is_the_rubric_s_as_people_round_it(bank: Bank, qid: str, sentence: str, wrong: bool) -> None:
+    assert bool(errors(bank, qid, sentence)) is wrong
+
+
+def test_figures_of_a_first_person_story_in_the_rubric_are_not_facts(bank: Bank) -> None:
+    """q44's reference answer tells its writer's own project ("from about 60 to 85 percent"): a candidate's own
+    project has its own numbers, and they contradict nothing."""
+    own = (
+        "Reading fifty cases together, we saw the metric ignored missing caveats, and our judge agreement with the "
+        "lawyers went from about 70 to 88 percent."
+    )
+    assert errors(bank, "q44", own) == []
+
+
+def test_an_elliptical_denial_does_not_state_the_claim_it_denies(bank: Bank) -> None:
+    assert errors(bank, "q26", "Even though generation is sequential, training isn't.") == []
+    assert errors(bank, "q26", "Training is slow and sequential, just like generation.")
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,10 @@ def negated(text: str) -> set[str]:
                      id="but_opens_a_new_clause"),  # fmt: skip
         pytest.param("Overfitting is different from mode collapse.", {"modecollaps"}, id="different_from"),
         pytest.param("The encoder maps an input to a distribution.", set(), id="plain"),
+        pytest.param("Generation is sequential, training isn't.", {"train"}, id="elliptical_denial"),
+        pytest.param("Generation is sequential and training is not.", {"train"}, id="elliptical_after_and"),
+        pytest.param("GANs can't.", {"gan"}, id="elliptical_cant"),
+        pytest.param("Check whether the sample is real or not.", set(), id="or_not_denies_nothing"),
     ],
 )
 def test_negation_reaches_what_it_negates(text: str, expected: set[str]) -> None:

@@ -9,25 +9,35 @@ states that fact wrongly. Pure, no I/O.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*/\s*(\d+))?(?![\w.]*\d)")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?:[eE]([-+]?\d+)|\s*/\s*(\d+))?(?![\w.]*\d)")
 
 
 def numbers(text: str) -> frozenset[float]:
-    """The numbers a text gives, by value: "12,288" is 12288, "1/2" is 0.5."""
+    """The numbers a text gives, by value: "12,288" is 12288, "1/2" is 0.5, "2e-4" is 0.0002."""
     found = set()
-    for whole, below in _NUMBER.findall(text):
-        value = float(whole.replace(",", ""))
-        found.add(round(value / float(below), 6) if below and float(below) else value)
+    for whole, power, below in _NUMBER.findall(text):
+        value = float(whole.replace(",", "")) * (10.0 ** int(power) if power else 1.0)
+        found.add(round(value / float(below), 9) if below and float(below) else round(value, 9))
     return frozenset(found)
+
+
+def _near(value: float, known: float) -> bool:
+    """The same figure, or the rubric's rounded as people say it: "56%" for 55.8%, not 2024 for 2025."""
+    if value == known or known.is_integer():
+        return value == known
+    if value.is_integer():
+        return value in (math.floor(known), math.floor(known + 0.5))  # rounded or cut off
+    return abs(value - known) <= 0.01 * abs(known)
 
 
 def _same(value: float, known: frozenset[float]) -> bool:
     """One of the known numbers, also as a share against a percentage ("0.5" and "50%")."""
-    return any(value == k or value == round(k * 100, 6) or round(value * 100, 6) == k for k in known)
+    return any(_near(value, k) or _near(value, round(k * 100, 6)) or _near(round(value * 100, 6), k) for k in known)
 
 
 class Fact(NamedTuple):

@@ -6,6 +6,7 @@ telling which of the two a sentence is nearer to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -145,6 +146,8 @@ def _figures(
     point_words = [frozenset().union(*(w for _, w in ps)) for ps in points]
     facts = [(p, w, n) for n, ps in enumerate(points) for p, w in ps]
     for text in correct[len(facts) :]:
+        if _FIRST_PERSON.search(text):
+            continue  # "our agreement went from about 60 to 85 percent" is the writer's story, not the field's fact
         found = words(text)
         shared = [len(found & w) for w in point_words]
         facts.append((text, found, shared.index(max(shared))))
@@ -152,6 +155,10 @@ def _figures(
     stated += [level for c in rubric.criteria for level in c.levels] + [e.answer for e in rubric.exemplars]
     known = frozenset(n for text in stated + [f[0] for f in facts] for n in numbers(text))
     return Figures(facts, known, weight, params.figure_weight, params.figure_words)
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|[Ww]e|[Oo]ur|[Mm]y|me|us)\b")
+"""Lower-case "us" only: "the US" is a country."""
 
 
 def _senses(text: str) -> frozenset[Sense]:

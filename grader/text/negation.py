@@ -84,14 +84,30 @@ def _mark(match: re.Match[str]) -> str:
     return f"{match.group()} {'not' if match.group('all') else _NEAR} "
 
 
+# "Generation is sequential, training isn't": a clause ending in an auxiliary and "not" denies its predicate, which
+# it leaves out, so its own words are negated ("ca" and "wo" are what folding leaves of "can't" and "won't").
+_ELLIPTICAL = _AUXILIARIES | frozenset("ca wo need".split())
+
+
 def negated_tokens(text: str) -> list[tuple[str, bool]]:
-    """Content tokens as `tokens` gives them, each with whether a negation before it in its clause covers it."""
-    out = []
+    """Content tokens as `tokens` gives them, each with whether a negation in its clause covers it.
+
+    A negation covers the words after it, or, closing an elliptical clause ("training isn't"), the words before.
+    """
+    out: list[tuple[str, bool]] = []
     # The phrase's own words stay (they are content for matching); a marker after it carries the negation.
     folded = _NEGATING_ANY.sub(_mark, fold(text))
     for clause in _CLAUSE.split(folded):
         scope, near = 0, False
-        for word in WORD.findall(clause):
+        words = WORD.findall(clause)
+        elided = len(words)  # where an elliptical denial's own words begin, if it closes this clause
+        if len(words) >= 2 and words[-1] == "not" and words[-2] in _ELLIPTICAL:
+            elided = max((n + 1 for n, w in enumerate(words) if w in _CLAUSE_WORDS), default=0)
+        for number, word in enumerate(words):
+            if number >= elided:
+                if not (word in STOP_WORDS or word in _ELLIPTICAL or (len(word) == 1 and not word.isdigit())):
+                    out.append((stem(word), True))
+                continue
             if word in NEGATIONS:
                 scope, near = NEGATION_SCOPE, False
             elif word == _NEAR:
