@@ -7,7 +7,7 @@ from the rubric without its phrasings and without reading the judge. Every answe
 strong answer's (issue 11's gate: one serious error <= 0.8x strong) and how many answers the judge docked for an
 error; then the answers it missed with --show. Always exits 0: a measurement, not a test.
 
-Usage: python bench/serious_error.py [--show]
+Usage: python bench/serious_error.py [--show] [--dir FOLDER]
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ SERIOUS = REPO / "bench" / "serious"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="list the errors the judge did not dock")
+    parser.add_argument("--dir", type=Path, default=SERIOUS, help="folder of <qid>.yaml files (default bench/serious)")
     args = parser.parse_args()
+    folder: Path = args.dir
     service = GradingService(Settings(backend="offline", use_cache=False))
     strong: dict[str, float] = {}
     rows: list[tuple[str, str, float, bool, str]] = []
-    for path in sorted(SERIOUS.glob("q*.yaml")):
+    for path in sorted(folder.glob("q*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         qid = str(data["question_id"])
         base = service.grade_answer(qid, data["strong"])
@@ -45,8 +47,8 @@ def main() -> None:
             docked = bool(graded.feedback.misconceptions)
             rows.append((qid, str(item["kind"]), graded.score / graded.max_score, docked, str(item["error"])))
     if not rows:
-        sys.exit(f"bench/serious_error.py: no answers in {SERIOUS}")
-    print("command: python bench/serious_error.py")
+        sys.exit(f"bench/serious_error.py: no answers in {folder}")
+    print("command: python bench/serious_error.py" + ("" if folder == SERIOUS else f" --dir {args.dir}"))
     print(f"questions: {len(strong)}; strong answers: mean {100 * sum(strong.values()) / len(strong):.1f}% of max\n")
     by_kind: dict[str, list[tuple[str, str, float, bool, str]]] = defaultdict(list)
     for row in rows:
