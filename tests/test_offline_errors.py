@@ -123,6 +123,10 @@ def test_a_figure_no_text_of_the_rubric_gives_is_an_error(bank: Bank, sentence: 
         ("GPT-4 in 4-bit", {4.0}),
         ("version 3.5.1", set()),
         ("a learning rate of 2e-4", {0.0002}),
+        ("above 10^25 FLOP", {1e25}),
+        ("60k participants, 60 thousand people", {60000.0}),
+        ("2.3M chats or 2.3 million", {2.3e6}),
+        ("the 70B model and the 70-billion-parameter one", {7e10}),
         ("since 2025.", {2025.0}),
         ("no numbers here", set()),
     ],
@@ -154,6 +158,31 @@ def test_a_figure_in_other_notation_is_the_same_figure(bank: Bank) -> None:
 )
 def test_a_figure_is_the_rubric_s_as_people_round_it(bank: Bank, qid: str, sentence: str, wrong: bool) -> None:
     assert bool(errors(bank, qid, sentence)) is wrong
+
+
+@pytest.mark.parametrize(
+    ("qid", "sentence"),
+    [
+        # Experts give more figures than a rubric does; one in no figure's place is theirs, not a changed fact.
+        pytest.param("q21", "QLoRA keeps the frozen base in 4-bit NF4 and trains adapters in BF16, so a 65B model fits "
+                     "on one 48 GB GPU.", id="model_and_gpu_size"),  # fmt: skip
+        pytest.param("q13", "The loss falls predictably with parameters, data and compute, Kaplan in 2020, then "
+                     "Chinchilla said roughly 20 tokens per parameter.", id="a_figure_of_another_fact"),  # fmt: skip
+        pytest.param("q39", "The 70-billion-parameter Chinchilla beat the 280-billion-parameter Gopher.",
+                     id="written_out_scale"),  # fmt: skip
+    ],
+)
+def test_a_figure_in_no_place_of_the_rubric_s_is_not_an_error(bank: Bank, qid: str, sentence: str) -> None:
+    assert errors(bank, qid, sentence) == []
+
+
+def test_a_figure_in_the_place_of_the_rubric_s_is_an_error(bank: Bank) -> None:
+    assert errors(bank, "q39", "Chinchilla's compute-optimal ratio is about 200 tokens per parameter.")
+
+
+def test_a_key_point_that_negates_is_not_denied_by_other_negations(bank: Bank) -> None:
+    """"Perplexity alone does not show that quality was kept": "never trust perplexity alone" agrees with it."""
+    assert errors(bank, "q19", "So I'd never trust perplexity alone.") == []
 
 
 def test_figures_of_a_first_person_story_in_the_rubric_are_not_facts(bank: Bank) -> None:

@@ -34,6 +34,9 @@ def negated(text: str) -> set[str]:
         pytest.param("Generation is sequential and training is not.", {"train"}, id="elliptical_after_and"),
         pytest.param("GANs can't.", {"gan"}, id="elliptical_cant"),
         pytest.param("Check whether the sample is real or not.", set(), id="or_not_denies_nothing"),
+        pytest.param("Nobody has shown that the brain does backprop.", {"shown", "brain", "backprop"}, id="nobody"),
+        pytest.param("Clinical notes shouldn't be used without clinician review.", set(), id="not_without_requires"),
+        pytest.param("A GAN trains without labels.", {"label"}, id="without_alone_negates"),
     ],
 )
 def test_negation_reaches_what_it_negates(text: str, expected: set[str]) -> None:

@@ -164,7 +164,16 @@ class OfflineJudge:
                             best, best_at = said.score, n
                         if said.reversed > denied and said.denied >= p.denied_share:
                             denied, denied_at = said.reversed, n
-                    if index.hardened and denied >= p.reversed_match and best < p.found and denied_at not in wrong:
+                    # A key point that itself negates ("perplexity alone does not show …") is agreed with in
+                    # negations of other words ("I'd never trust perplexity alone"): only an affirmative one is denied.
+                    affirmative = not any(clause.negated.values())
+                    if (
+                        index.hardened
+                        and affirmative
+                        and denied >= p.reversed_match
+                        and best < p.found
+                        and denied_at not in wrong
+                    ):
                         errors.append(Error(number, clause.text, answer[denied_at].span, True))
                         wrong.add(denied_at)
                     score += best * clause.total / point.total

@@ -10,7 +10,9 @@ import re
 
 from grader.text.textsim import STOP_WORDS, WORD, fold, stem
 
-NEGATIONS = frozenset("not no never none neither nor without cannot rarely seldom hardly barely scarcely".split())
+NEGATIONS = frozenset(
+    "not no never none nobody neither nor without cannot rarely seldom hardly barely scarcely".split()
+)
 NEGATION_SCOPE = 6
 """Content words after a negation that it is taken to cover, at most, within its clause."""
 _CLAUSE = re.compile(r"[,;:.!?()\[\]]")
@@ -103,13 +105,19 @@ def negated_tokens(text: str) -> list[tuple[str, bool]]:
         elided = len(words)  # where an elliptical denial's own words begin, if it closes this clause
         if len(words) >= 2 and words[-1] == "not" and words[-2] in _ELLIPTICAL:
             elided = max((n + 1 for n, w in enumerate(words) if w in _CLAUSE_WORDS), default=0)
+        negated_from = len(out)
         for number, word in enumerate(words):
             if number >= elided:
                 if not (word in STOP_WORDS or word in _ELLIPTICAL or (len(word) == 1 and not word.isdigit())):
                     out.append((stem(word), True))
                 continue
-            if word in NEGATIONS:
-                scope, near = NEGATION_SCOPE, False
+            if word == "without" and scope > 0 and not near:
+                # "shouldn't be used without review", "isn't copyrightable without a human author": a double
+                # negative requires what it names, so neither part is denied.
+                out[negated_from:] = [(token, False) for token, _ in out[negated_from:]]
+                scope = 0
+            elif word in NEGATIONS:
+                scope, near, negated_from = NEGATION_SCOPE, False, len(out)
             elif word == _NEAR:
                 scope, near = NEAR_SCOPE, True
             elif word in _CLAUSE_WORDS or (near and word in _AUXILIARIES):
