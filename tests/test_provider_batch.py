@@ -105,7 +105,7 @@ def _start_and_wait_for_the_batch(command: list[str], env: dict[str, str], out: 
 
 
 def test_sigkill_while_waiting_then_resume_one_batch_all_graded_once(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    server.batch_api.seconds, server.batch_api.fail_rate = 3.0, 0.1
+    server.batch_api.seconds, server.batch_api.fail_rate = 3600.0, 0.1  # not done before the kill, however slow
     out, env = tmp_path / "out", _env(tmp_path)
     command = _cli(server, answers(tmp_path), out)
     process = _start_and_wait_for_the_batch(command, env, out)
@@ -118,6 +118,7 @@ def test_sigkill_while_waiting_then_resume_one_batch_all_graded_once(server: Fak
     assert results(out) == []
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "pass --resume" in again.stderr, "no second batch without --resume"
+    server.batch_api.seconds = 0.5  # running longer than that already: done when polled
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=60)
     assert resumed.returncode == 0, resumed.stderr
     records = results(out)
@@ -133,7 +134,7 @@ def test_sigkill_while_waiting_then_resume_one_batch_all_graded_once(server: Fak
 def test_ctrl_c_while_waiting_leaves_the_batch_running_and_says_how_to_resume(
     server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    server.batch_api.seconds = 2.0
+    server.batch_api.seconds = 3600.0  # it cannot finish before the signal, however slow this machine is
     out, env = tmp_path / "out", _env(tmp_path)
     command = _cli(server, answers(tmp_path, 10), out)
     process = _start_and_wait_for_the_batch(command, env, out)
@@ -143,6 +144,7 @@ def test_ctrl_c_while_waiting_leaves_the_batch_running_and_says_how_to_resume(
     assert "keeps running on the server" in stderr and "--resume" in stderr and "batch_0001" in stderr
     assert "Traceback" not in stderr
     assert server.batch_api.batches["batch_0001"]["_cancel"] is False, "not cancelled"
+    server.batch_api.seconds = 0.5  # the batch has been running longer than that: it is done when polled
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=60)
     assert resumed.returncode == 0, resumed.stderr
     assert len(results(out)) == 10 and server.batch_api.created == 1
