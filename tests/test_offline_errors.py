@@ -234,3 +234,31 @@ def test_nearness_counts_words_with_their_sense() -> None:
     assert contrast.correct(said) < contrast.wrong(said)  # "not linear" says the opposite: not near at all
     assert contrast.wrong(senses("attention cost does not grow linearly")) == 0.0
     assert contrast.correct(senses("nothing in common")) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("qid", "honest", "wrong"),
+    [
+        # The claim rests on a function word that word matching drops: the honest sentence lacks it.
+        pytest.param("q39", "Chinchilla showed you should grow data along with model size, about 20 tokens per "
+                     "parameter.", "Scaling laws are only about the parameter count.", id="only"),  # fmt: skip
+        pytest.param("q30", "People mix it up with mode collapse, but they're different: mode collapse is failing "
+                     "to cover the distribution.", "Overfitting and mode collapse are the same thing.",
+                     id="same"),  # fmt: skip
+        pytest.param("q46", "Vendor indemnities help, but read the conditions.", "Vendor indemnities cover any use.",
+                     id="any"),  # fmt: skip
+        # Notes-style denials.
+        pytest.param("q29", "Synthetic ≠ automatically anonymous or GDPR-free.",
+                     "Synthetic data is automatically anonymous and GDPR-free.", id="not_equal_sign"),  # fmt: skip
+        pytest.param("q04", '"Generative models are always unsupervised" is false.',
+                     "Generative models are always unsupervised.", id="verdict"),  # fmt: skip
+    ],
+)
+def test_a_claim_is_docked_and_its_honest_neighbour_is_not(bank: Bank, qid: str, honest: str, wrong: str) -> None:
+    assert errors(bank, qid, honest) == []
+    assert errors(bank, qid, wrong)
+
+
+def test_a_key_point_said_with_another_negation_is_not_denied(bank: Bank) -> None:
+    """"DPO skips the explicit reward model": "without an explicit reward model" says the same."""
+    assert errors(bank, "q23", "DPO does something similar without an explicit reward model or RL loop.") == []

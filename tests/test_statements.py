@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.judges.statements import analyse, claim_statement, level_zero_claims, statement, support
-from grader.text.negation import negated_tokens
+from grader.text.negation import negated_tokens, quantifiers
 
 
 def weight(token: str) -> float:
@@ -37,6 +37,10 @@ def negated(text: str) -> set[str]:
         pytest.param("Nobody has shown that the brain does backprop.", {"shown", "brain", "backprop"}, id="nobody"),
         pytest.param("Clinical notes shouldn't be used without clinician review.", set(), id="not_without_requires"),
         pytest.param("A GAN trains without labels.", {"label"}, id="without_alone_negates"),
+        pytest.param("Synthetic ≠ anonymous.", {"anonymous"}, id="not_equal_sign"),
+        pytest.param('"Generative means unsupervised" is false.', {"generativ", "mean", "unsuperviz", "fals"},
+                     id="verdict_after_the_claim"),  # fmt: skip
+        pytest.param("DPO skips the reward model.", {"reward", "model"}, id="skips"),
     ],
 )
 def test_negation_reaches_what_it_negates(text: str, expected: set[str]) -> None:
@@ -120,3 +124,18 @@ def test_level_zero_descriptors_quote_their_example_claims() -> None:
     levels = ["Absent, or wrong (e.g. the discriminator generates, or a GAN has an encoder).", "Names both."]
     assert level_zero_claims(levels) == ["the discriminator generates", "a GAN has an encoder"]
     assert level_zero_claims(["Absent or off topic.", "Some."]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        pytest.param("Scaling means only adding parameters", {"only"}, id="only"),
+        pytest.param("It is just overfitting", {"only"}, id="just_is_only"),
+        pytest.param("They are the same thing", {"same"}, id="same"),
+        pytest.param("They are not the same", set(), id="negated"),
+        pytest.param("Indemnities cover any use", {"every"}, id="any"),
+        pytest.param("BERT is an encoder-only model", set(), id="compound_is_a_name"),
+    ],
+)
+def test_quantifiers_a_claim_rests_on(text: str, groups: set[str]) -> None:
+    assert quantifiers(text) == groups

@@ -52,6 +52,7 @@ from grader.judges.statements import (
 )
 from grader.metrics import ridge_line
 from grader.models import Rubric, Verdict
+from grader.text.negation import quantifiers
 from grader.text.passages import passage
 from grader.text.textsim import Neighbours, Span, ordered_recall
 from grader.vocabulary import KEY_POINT_ESTIMATE
@@ -229,6 +230,8 @@ class OfflineJudge:
         needed = p.short_claim_match if short_claim else p.claim_match
         if support(claim.statement, sentence, 0.0).conflict:
             return False  # "outputs an unbounded score, not a probability": the sentence denies part of the claim
+        if not claim.quantifiers <= quantifiers(sentence.span.text):
+            return False  # "Scaling means only adding parameters" needs its "only": the rest is true on its own
         for clause in sentence.clauses if clauses_only else clause_spans(sentence.clauses):
             if clause.supposed or not holds_most(
                 claim.statement, claim.own, clause.plain | clause.negated, p.claim_own

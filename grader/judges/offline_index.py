@@ -18,7 +18,7 @@ from grader.judges.offline_feedback import CriterionView
 from grader.judges.offline_params import Credit, OfflineParams
 from grader.judges.statements import Statement, claim_statement, statement, word_rarity
 from grader.models import Rubric, wrong_claim_of
-from grader.text.negation import negated_tokens
+from grader.text.negation import negated_tokens, quantifiers
 from grader.text.textsim import idf_weights, sentences, tokens
 
 TOP_EXEMPLAR = 0.7
@@ -56,6 +56,8 @@ class Claim(NamedTuple):
     it wrong, so a clause must hold most of their weight to state it."""
     label: str
     """The rubric's wording of the claim (a phrasing of it is matched under the rubric's words)."""
+    quantifiers: frozenset[str] = frozenset()
+    """Quantifier groups it asserts ("only", "same", "every" …): a sentence stating it asserts them too."""
 
 
 @dataclass
@@ -116,7 +118,12 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
             for c in criteria
         ]
         criterion = related.index(max(related))
-        claims += [Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label) for f in forms]
+        # A quantifier the rubric's claim rests on must be said; one a phrasing merely uses need not.
+        resting = quantifiers(text.split(";")[0])
+        claims += [
+            Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label, resting & quantifiers(f.text))
+            for f in forms
+        ]
         wrong += [_senses(f.text) for f in forms]
     credit = params.key_points if hardened else params.sentences
 

@@ -6,6 +6,7 @@ it as others' belief ("people assume attention is linear"); a wrong claim is not
 
 from __future__ import annotations
 
+import functools
 import re
 
 from grader.text.textsim import STOP_WORDS, WORD, fold, stem
@@ -23,7 +24,8 @@ _CLAUSE_WORDS = frozenset("but whereas although though however yet while and bec
 # not asserted either: correct answers name misconceptions that way, and must not be docked for stating them.
 _BELIEVE = r"(?:think|thinks|assume|assumes|believe|believes|say|says|claim|claims|call|calls|treat|treats)"
 _NEGATING = re.compile(
-    r"\b(?:no longer|fails? to|failed to|lacks?|lacking"
+    r"\b(?:no longer|fails? to|failed to|lacks?|lacking|skips?|skipped|skipping|dispens(?:e|es|ed|ing) with"
+    r"|(?:does|do|did) away with"
     r"|(?:it is |it's |its )?(?:a )?myth (?:that|to think)|false that|untrue that"
     r"|(?:misconception|misunderstanding|mistake|fallacy|misbelief|myth|trap)s? (?:is |are )?"
     r"(?:that|to|thinking|believing)"
@@ -89,6 +91,10 @@ def _mark(match: re.Match[str]) -> str:
 # "Generation is sequential, training isn't": a clause ending in an auxiliary and "not" denies its predicate, which
 # it leaves out, so its own words are negated ("ca" and "wo" are what folding leaves of "can't" and "won't").
 _ELLIPTICAL = _AUXILIARIES | frozenset("ca wo need".split())
+# … and so does one closing on a verdict: '"generative means unsupervised" is false'.
+_VERDICTS = frozenset(
+    (verb, verdict) for verb in ("is", "are", "s") for verdict in ("false", "wrong", "untrue", "incorrect", "nonsense")
+) | {("a", "myth"), ("not", "true")}
 
 
 def negated_tokens(text: str) -> list[tuple[str, bool]]:
@@ -103,7 +109,7 @@ def negated_tokens(text: str) -> list[tuple[str, bool]]:
         scope, near = 0, False
         words = WORD.findall(clause)
         elided = len(words)  # where an elliptical denial's own words begin, if it closes this clause
-        if len(words) >= 2 and words[-1] == "not" and words[-2] in _ELLIPTICAL:
+        if len(words) >= 2 and (words[-1] == "not" and words[-2] in _ELLIPTICAL or tuple(words[-2:]) in _VERDICTS):
             elided = max((n + 1 for n, w in enumerate(words) if w in _CLAUSE_WORDS), default=0)
         negated_from = len(out)
         for number, word in enumerate(words):
@@ -126,3 +132,28 @@ def negated_tokens(text: str) -> list[tuple[str, bool]]:
                 out.append((stem(word), scope > 0))
                 scope = max(0, scope - 1)
     return out
+
+
+# Function words that carry a claim's error ("Scaling means only adding parameters", "overfitting and mode collapse
+# are the same thing", "indemnities cover any use"): tokens drop them, so a claim resting on one matches every
+# correct sentence on its topic unless the quantifier itself is asked for. Words of one group say the same thing.
+_QUANTIFIERS = {
+    "only": "only just solely purely merely alone exclusively",
+    "same": "same identical equivalent equal equally",
+    "every": "any every all always whatever regardless each everybody everyone everything",
+}
+_COMPOUND = re.compile(r"(?<=\w)-(?:only|all|same)\b")
+""""encoder-only", "catch-all": part of a name, not a quantifier."""
+_QUANTIFIER_GROUP = {word: group for group, words in _QUANTIFIERS.items() for word in words.split()}
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def quantifiers(text: str) -> frozenset[str]:
+    """The quantifier groups a text asserts: not right after a negation ("not the same", "isn't just")."""
+    words = raw_words(_COMPOUND.sub("", text))
+    found = set()
+    for number, word in enumerate(words):
+        group = _QUANTIFIER_GROUP.get(word)
+        if group is not None and not any(w in NEGATIONS for w in words[max(0, number - 3) : number]):
+            found.add(group)
+    return frozenset(found)

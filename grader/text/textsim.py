@@ -71,7 +71,9 @@ SYNONYMS: Mapping[str, str] = {
 # One alternation, so folding is a single pass; at a given position the earlier (longer) pattern wins.
 _SYNONYM_RE = re.compile("|".join(rf"\b(?P<s{i}>{pattern})\b" for i, pattern in enumerate(SYNONYMS)))
 _SYNONYM_TOKENS = {f"s{i}": f" {token} " for i, token in enumerate(SYNONYMS.values())}
-_GREEK = str.maketrans({"μ": " mu ", "σ": " sigma ", "ε": " epsilon ", "θ": " theta ", "φ": " phi ", "∇": " grad "})
+_GREEK = str.maketrans(
+    {"μ": " mu ", "σ": " sigma ", "ε": " epsilon ", "θ": " theta ", "φ": " phi ", "∇": " grad ", "≠": " is not "}
+)
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NOT = re.compile(r"n['\u2019]t\b")
 
