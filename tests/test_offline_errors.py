@@ -81,10 +81,19 @@ def test_phrasings_must_name_one_of_the_rubric_s_claims(bank: Bank) -> None:
 
 
 def test_words_of_a_claim_in_the_relation_the_rubric_holds_true_are_not_an_error(bank: Bank) -> None:
-    """The words of "QLoRA quantises the adapters to 4 bits", the relation of the rubric's key point."""
+    """The words of "any transformer can skip positional encoding", the relation of the rubric's correction."""
+    right = (
+        "Not every transformer can skip positional encoding; bidirectional attention is permutation-equivariant, "
+        "so encoders need positional information."
+    )
+    assert errors(bank, "q16", right, veto=False)  # the words alone match the claim …
+    assert errors(bank, "q16", right) == []  # … but the sentence is nearer the rubric's correct texts
+
+
+def test_a_claim_made_of_the_rubric_s_words_in_their_true_relation_is_not_an_error(bank: Bank) -> None:
+    """"QLoRA quantises the adapters to 4 bits" has no word of its own: the word pairs show the relation."""
     right = "QLoRA puts the frozen base in 4-bit NF4 and trains the adapters in higher precision, so it fits one GPU."
-    assert errors(bank, "q21", right, veto=False)  # the words alone match the claim …
-    assert errors(bank, "q21", right) == []  # … but the sentence is nearer the rubric's correct texts
+    assert errors(bank, "q21", right) == []
 
 
 def test_a_claim_rebutted_after_but_is_not_stated(bank: Bank) -> None:
@@ -262,3 +271,19 @@ def test_a_claim_is_docked_and_its_honest_neighbour_is_not(bank: Bank, qid: str,
 def test_a_key_point_said_with_another_negation_is_not_denied(bank: Bank) -> None:
     """"DPO skips the explicit reward model": "without an explicit reward model" says the same."""
     assert errors(bank, "q23", "DPO does something similar without an explicit reward model or RL loop.") == []
+
+
+@pytest.mark.parametrize(
+    ("qid", "honest", "wrong"),
+    [
+        # Claims made of the rubric's own words: which words go together tells the error from the truth.
+        pytest.param("q15", "BERT is encoder-only and GPT is decoder-only.",
+                     "BERT is the decoder-only generator and GPT is the encoder.", id="models_swapped"),  # fmt: skip
+        pytest.param("q14", "In cross-attention the keys and values come from the encoder, the decoder supplies the "
+                     "queries.", "In cross-attention the queries come from the encoder and the keys and values from "
+                     "the decoder.", id="roles_in_reverse_order"),  # fmt: skip
+    ],
+)
+def test_a_swap_claim_needs_its_pairs_not_just_its_words(bank: Bank, qid: str, honest: str, wrong: str) -> None:
+    assert errors(bank, qid, honest) == []
+    assert errors(bank, qid, wrong)
