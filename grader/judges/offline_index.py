@@ -118,12 +118,12 @@ def build_index(rubric: Rubric, question: str, params: OfflineParams) -> RubricI
             for c in criteria
         ]
         criterion = related.index(max(related))
-        # A quantifier the rubric's claim rests on must be said; one a phrasing merely uses need not.
-        resting = quantifiers(text.split(";")[0])
-        claims += [
-            Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label, resting & quantifiers(f.text))
-            for f in forms
-        ]
+        # A claim resting on a quantifier ("the best way", "only", "the same") is stated with one: each form's
+        # own ("you should always use …") must be said. Where the claim rests on none, a phrasing's is incidental.
+        resting = bool(quantifiers(text.split(";")[0]))
+        for f in forms:
+            said_with = quantifiers(f.text) if resting else frozenset()
+            claims.append(Claim(f, tuple(f.words.items()), criterion, own_words(f, topic), label, said_with))
         wrong += [_senses(f.text) for f in forms]
     credit = params.key_points if hardened else params.sentences
 

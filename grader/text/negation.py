@@ -141,6 +141,7 @@ _QUANTIFIERS = {
     "only": "only just solely purely merely alone exclusively",
     "same": "same identical equivalent equal equally",
     "every": "any every all always whatever regardless each everybody everyone everything",
+    "best": "best optimal ideal superior",
 }
 _COMPOUND = re.compile(r"(?<=\w)-(?:only|all|same)\b")
 """"encoder-only", "catch-all": part of a name, not a quantifier."""
