@@ -206,7 +206,7 @@ def test_figures_of_a_first_person_story_in_the_rubric_are_not_facts(bank: Bank)
 
 def test_an_elliptical_denial_does_not_state_the_claim_it_denies(bank: Bank) -> None:
     assert errors(bank, "q26", "Even though generation is sequential, training isn't.") == []
-    assert errors(bank, "q26", "Training is slow and sequential, just like generation.")
+    assert errors(bank, "q26", "Training also runs token by token, sequentially, just like generation.")
 
 
 @pytest.mark.parametrize(
