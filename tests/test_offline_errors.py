@@ -281,6 +281,8 @@ def test_a_key_point_said_with_another_negation_is_not_denied(bank: Bank) -> Non
         # Claims made of the rubric's own words: which words go together tells the error from the truth.
         pytest.param("q15", "BERT is encoder-only and GPT is decoder-only.",
                      "BERT is the decoder-only generator and GPT is the encoder.", id="models_swapped"),  # fmt: skip
+        pytest.param("q15", "BERT is encoder-only and GPT is decoder-only.",
+                     "BERT is decoder-only and GPT is encoder-only.", id="same_words_swapped"),  # fmt: skip
         pytest.param("q14", "In cross-attention the keys and values come from the encoder, the decoder supplies the "
                      "queries.", "In cross-attention the queries come from the encoder and the keys and values from "
                      "the decoder.", id="roles_in_reverse_order"),  # fmt: skip

@@ -243,7 +243,8 @@ class OfflineJudge:
             said = support(claim.statement, clause, 0.0)
             enough = said.score >= needed and (short_claim or said.words >= p.claim_words)
             if enough and sum(claim.statement.words[w] for w in claim.own) < p.swap_share * claim.statement.total:
-                enough = _pairs_held(claim.order, clause.tokens) >= p.swap_pairs
+                pairs = _pairs_held(claim.order, sentence.tokens)
+                enough = said.words >= p.swap_words and pairs >= p.swap_pairs
             if enough and said.negations_held and not said.conflict:
                 if ordered_recall(claim.order, clause.tokens).score >= p.claim_order:
                     return True
@@ -309,19 +310,21 @@ class OfflineJudge:
 
 
 def _pairs_held(order: tuple[tuple[str, float], ...], tokens: tuple[str, ...], reach: int = 3) -> float:
-    """Share of a claim's neighbouring word pairs that stand near each other (either way round) in a clause.
+    """Share of a claim's word pairs standing close together in the clause, in the claim's order.
 
-    A claim made only of the rubric's words ("BERT is the decoder and GPT the encoder") differs from the truth
-    ("BERT is the encoder and GPT the decoder") in which words go together, not in which words appear.
+    The pairs are neighbours among the claim's words that the clause holds. A claim made only of the rubric's
+    words ("BERT is the decoder and GPT the encoder") differs from the truth ("BERT is the encoder and GPT the
+    decoder") in which words go together, not in which words appear.
     """
-    pairs = [(a, b) for (a, _), (b, _) in zip(order, order[1:], strict=False)]
-    if not pairs:
-        return 1.0
     where: dict[str, list[int]] = {}
     for n, token in enumerate(tokens):
         where.setdefault(token, []).append(n)
-    held = sum(any(abs(i - j) <= reach for i in where.get(a, ()) for j in where.get(b, ())) for a, b in pairs)
-    return held / len(pairs)
+    held = [word for word, _ in order if word in where]
+    pairs = list(zip(held, held[1:], strict=False))
+    if not pairs:
+        return 1.0
+    together = sum(any(0 < j - i <= reach for i in where[a] for j in where[b]) for a, b in pairs)
+    return together / len(pairs)
 
 
 def _senses(sentence: Sentence) -> frozenset[tuple[str, bool]]:

@@ -72,8 +72,10 @@ class OfflineParams:
     """A wrong claim whose own words (those no correct text uses) weigh less than this share of it is made of the
     rubric's words ("BERT is the decoder and GPT the encoder"): it differs from the truth in which words go
     together, so a clause states it only when it also holds …"""
+    swap_words: float = 0.8
+    """… this share of the claim's words, and its sentence puts …"""
     swap_pairs: float = 0.6
-    """… this share of the claim's neighbouring word pairs near each other (within three words)."""
+    """… this share of the pairs of them neighbouring in the claim in the claim's order, within three words."""
     correct_margin: float = 0.0
     """A sentence matching a wrong claim's words is not an error when it is this much nearer (word-and-sense
     cosine) to one of the rubric's correct texts than to any wrong claim or phrasing."""
