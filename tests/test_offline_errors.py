@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,8 @@ def test_a_figure_no_text_of_the_rubric_gives_is_an_error(bank: Bank, sentence: 
         ("60k participants, 60 thousand people", {60000.0}),
         ("2.3M chats or 2.3 million", {2.3e6}),
         ("the 70B model and the 70-billion-parameter one", {7e10}),
+        ("1e999 or 99999^63", {math.inf}),  # hostile: out of float range, not a crash
+        ("2^" + "9" * 5000, {math.inf}),  # hostile: past Python's limit for converting digits to an int
         ("since 2025.", {2025.0}),
         ("no numbers here", set()),
     ],
@@ -291,3 +294,9 @@ def test_a_key_point_said_with_another_negation_is_not_denied(bank: Bank) -> Non
 def test_a_swap_claim_needs_its_pairs_not_just_its_words(bank: Bank, qid: str, honest: str, wrong: str) -> None:
     assert errors(bank, qid, honest) == []
     assert errors(bank, qid, wrong)
+
+
+def test_figures_out_of_float_range_are_read_not_crashed_on(bank: Bank) -> None:
+    """Hostile figures ("1e999", "99999^63") overflow a float: the answer is still graded."""
+    hostile = "DCGAN uses Adam with a learning rate of 1e999 and beta1 of 99999^63; 10^-999 too."
+    assert errors(bank, "q07", hostile)  # a figure in the learning rate's place that no rubric text gives

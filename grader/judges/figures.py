@@ -35,9 +35,12 @@ def numbers(text: str) -> frozenset[float]:
     """
     found = set()
     for whole, power, below, exponent, scale in _NUMBER.findall(text):
-        value = float(whole.replace(",", "")) * (10.0 ** int(power) if power else 1.0)
-        if exponent:  # "10^25" is 1e25
-            value = value ** int(exponent) if abs(int(exponent)) < 64 else value
+        try:
+            value = float(whole.replace(",", "")) * (10.0 ** int(power) if power else 1.0)
+            if exponent:  # "10^25" is 1e25
+                value **= int(exponent)
+        except (OverflowError, ValueError):  # "1e999", "99999^63", a 5,000-digit exponent: no rubric's figure
+            value = math.inf
         value *= _SCALE.get(scale.lower(), 1.0)
         found.add(round(value / float(below), 9) if below and float(below) else round(value, 9))
     return frozenset(found)
@@ -45,7 +48,7 @@ def numbers(text: str) -> frozenset[float]:
 
 def _near(value: float, known: float) -> bool:
     """The same figure, or the rubric's rounded as people say it: "56%" for 55.8%, not 2024 for 2025."""
-    if value == known or known.is_integer():
+    if value == known or known.is_integer() or not math.isfinite(known) or not math.isfinite(value):
         return value == known
     if value.is_integer():
         return value in (math.floor(known), math.floor(known + 0.5))  # rounded or cut off

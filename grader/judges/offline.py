@@ -310,9 +310,9 @@ class OfflineJudge:
 
 
 def _pairs_held(order: tuple[tuple[str, float], ...], tokens: tuple[str, ...], reach: int = 3) -> float:
-    """Share of a claim's word pairs standing close together in the clause, in the claim's order.
+    """Share of a claim's word pairs standing close together in a sentence, in the claim's order.
 
-    The pairs are neighbours among the claim's words that the clause holds. A claim made only of the rubric's
+    The pairs are neighbours among the claim's words that the sentence holds. A claim made only of the rubric's
     words ("BERT is the decoder and GPT the encoder") differs from the truth ("BERT is the encoder and GPT the
     decoder") in which words go together, not in which words appear.
     """
