@@ -71,6 +71,12 @@ def test_answer_from_stdin(recorded: dict[str, str], repo: Path) -> None:
     assert json.loads(result.stdout)["score"] == 8.67
 
 
+def test_answer_file_dash_is_stdin(recorded: dict[str, str], repo: Path) -> None:
+    answer = (repo / "examples" / "q05_answer.txt").read_text()
+    result = run("grade", "q05", "--answer-file", "-", "--format", "json", env=recorded, stdin=answer)
+    assert json.loads(result.stdout)["score"] == 8.67
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -50,7 +50,7 @@ def grade(
     question_id: Annotated[str, typer.Argument(help="Question id, e.g. q05 (see `grader questions`).")],
     answer: Annotated[str | None, typer.Option("--answer", help="The answer text.", show_default=False)] = None,
     answer_file: Annotated[
-        Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)
+        Path | None, typer.Option("--answer-file", help="A file holding the answer ('-': stdin).", show_default=False)
     ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.text,
     candidate: Annotated[

@@ -182,7 +182,7 @@ def add_example_command(
     score: Annotated[float, typer.Option("--score", help="The human score, on the rubric's 0 … max_score scale.")],
     answer: Annotated[str | None, typer.Option("--answer", help="The answer text.", show_default=False)] = None,
     answer_file: Annotated[
-        Path | None, typer.Option("--answer-file", help="A file holding the answer.", show_default=False)
+        Path | None, typer.Option("--answer-file", help="A file holding the answer ('-': stdin).", show_default=False)
     ] = None,
     bank: BankOpt = None,
 ) -> None:

@@ -45,7 +45,9 @@ class GuardedGroup(TyperGroup):
 
 
 def read_answer(answer: str | None, answer_file: Path | None) -> str:
-    """The answer from --answer, --answer-file or standard input (never waiting on a terminal).
+    """The answer from --answer, --answer-file (PATH, or "-" for standard input) or standard input.
+
+    Never waits on a terminal.
 
     Any bytes are read: text that is not UTF-8 is decoded with a detected encoding, said on stderr.
     """
@@ -54,6 +56,8 @@ def read_answer(answer: str | None, answer_file: Path | None) -> str:
 
     if answer is not None and answer_file is not None:
         raise InputError("give the answer once: --answer or --answer-file, not both")
+    if answer_file is not None and str(answer_file) == "-":
+        answer_file = None  # "-" is standard input, as for most command-line tools (a file named "-" is ./-)
     if answer is not None:
         data, name = answer.encode("utf-8", "surrogateescape"), "--answer"
     elif answer_file is not None:
