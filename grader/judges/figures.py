@@ -67,15 +67,16 @@ def figures(text: str) -> list[tuple[float, frozenset[str]]]:
         if not values:
             continue
         # Its place is within its clause: in "beta1 of 0.5; about 15% of tokens", 15 is not beta1's.
-        before = _words(_CLAUSE_END.split(text[max(0, match.start() - 40) : match.start()])[-1])
+        before = words(_CLAUSE_END.split(text[max(0, match.start() - 40) : match.start()])[-1])
         after = _CLAUSE_END.split(text[match.end() : match.end() + 40])[0]
-        following = ["percent"] if _PERCENT.match(after) else _words(after)
+        following = ["percent"] if _PERCENT.match(after) else words(after)
         place = frozenset(before[-1:] + following[:1])
         out.append((next(iter(values)), place))
     return out
 
 
-def _words(text: str) -> list[str]:
+def words(text: str) -> list[str]:
+    """Content words of a text without its numbers: what a figure's fact and place are read from."""
     return [t for t in tokens(text) if not t.isdigit()]
 
 

@@ -232,6 +232,9 @@ class OfflineJudge:
             return False  # "outputs an unbounded score, not a probability": the sentence denies part of the claim
         if not claim.quantifiers <= quantifiers(sentence.span.text):
             return False  # "Scaling means only adding parameters" needs its "only": the rest is true on its own
+        # A claim made of the rubric's words is told from the truth by which of them go together in the sentence.
+        swapped_in = sum(claim.statement.words[w] for w in claim.own) < p.swap_share * claim.statement.total
+        pairs = _pairs_held(claim.order, sentence.tokens) if swapped_in else 1.0
         for clause in sentence.clauses if clauses_only else clause_spans(sentence.clauses):
             if clause.supposed or not holds_most(
                 claim.statement, claim.own, clause.plain | clause.negated, p.claim_own
@@ -242,8 +245,7 @@ class OfflineJudge:
                 continue  # the claim's words are all in one of the two clauses, which was read on its own
             said = support(claim.statement, clause, 0.0)
             enough = said.score >= needed and (short_claim or said.words >= p.claim_words)
-            if enough and sum(claim.statement.words[w] for w in claim.own) < p.swap_share * claim.statement.total:
-                pairs = _pairs_held(claim.order, sentence.tokens)
+            if enough and swapped_in:
                 enough = said.words >= p.swap_words and pairs >= p.swap_pairs
             if enough and said.negations_held and not said.conflict:
                 if ordered_recall(claim.order, clause.tokens).score >= p.claim_order:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from grader.bank.reference import REFERENCE_TAG
 from grader.judges.contrast import Contrast, Sense
-from grader.judges.figures import Figures, numbers
+from grader.judges.figures import Figures, numbers, words
 from grader.judges.offline_feedback import CriterionView
 from grader.judges.offline_params import Credit, OfflineParams
 from grader.judges.statements import Statement, claim_statement, statement, word_rarity
@@ -145,17 +145,13 @@ def _figures(
     params: OfflineParams,
 ) -> Figures:
     """The rubric's figures: `correct` (key points first) each with its words and the criterion it belongs to."""
-
-    def words(text: str) -> frozenset[str]:
-        return frozenset(t for t in tokens(text) if not t.isdigit())
-
-    points = [[(p, words(p)) for p in c.view.spec.key_points] for c in criteria]
+    points = [[(p, frozenset(words(p))) for p in c.view.spec.key_points] for c in criteria]
     point_words = [frozenset().union(*(w for _, w in ps)) for ps in points]
     facts = [(p, w, n) for n, ps in enumerate(points) for p, w in ps]
     for text in correct[len(facts) :]:
         if _FIRST_PERSON.search(text):
             continue  # "our agreement went from about 60 to 85 percent" is the writer's story, not the field's fact
-        found = words(text)
+        found = frozenset(words(text))
         shared = [len(found & w) for w in point_words]
         facts.append((text, found, shared.index(max(shared))))
     stated = [question, rubric.reference_answer, *rubric.misconceptions, *rubric.red_flags]
